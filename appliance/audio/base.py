@@ -1,0 +1,28 @@
+"""The small interface every audio sink implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class AudioSink(Protocol):
+    """Consumes interleaved int16 stereo blocks of ``block_size`` frames.
+
+    ``write`` blocks until the sink has room (that is what paces the audio
+    thread); it never raises for an underrun (counted in ``xruns``) and raises
+    :class:`appliance.errors.AudioDeviceError` only when the device is gone.
+    """
+
+    description: str
+    sample_rate: int
+    channels: int
+    block_size: int
+    xruns: int
+
+    def open(self) -> None: ...
+
+    def write(self, block: np.ndarray) -> None: ...
+
+    def close(self) -> None: ...

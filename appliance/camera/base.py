@@ -1,0 +1,37 @@
+"""The small interface every camera implements."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Camera(Protocol):
+    """A source of RGB frames.
+
+    ``read`` returns the newest frame (H×W×3 uint8, RGB order) or ``None`` when
+    no new frame arrived within ``timeout_s``; it raises
+    :class:`appliance.errors.CameraError` when the device is gone, after which
+    the caller closes it and opens it again with backoff.
+    """
+
+    description: str
+
+    def open(self) -> None: ...
+
+    def read(self, timeout_s: float = 1.0) -> np.ndarray | None: ...
+
+    def close(self) -> None: ...
+
+
+class SimulatedCamera(Camera, Protocol):
+    """A camera whose picture is a pure function of time (video file, slideshow).
+
+    ``frame_at(t_s)`` gives the frame shown ``t_s`` seconds after the start,
+    which makes offline rendering (``soundscape render``) deterministic.
+    """
+
+    def frame_at(self, t_s: float) -> np.ndarray: ...
+
+    def label_at(self, t_s: float) -> str: ...
