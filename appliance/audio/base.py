@@ -13,6 +13,13 @@ class AudioSink(Protocol):
     ``write`` blocks until the sink has room (that is what paces the audio
     thread); it never raises for an underrun (counted in ``xruns``) and raises
     :class:`appliance.errors.AudioDeviceError` only when the device is gone.
+
+    A block is ``block_size * channels`` interleaved samples (flat, or shaped
+    ``(frames, channels)``); the implementations also take int32 blocks when
+    their ``sample_format`` is ``"S32_LE"`` (int16 is ``"S16_LE"``), and a
+    shorter final block. ``open`` is harmless on an open sink and ``close``
+    on a closed one; :func:`appliance.audio.open_sink` returns sinks already
+    open. Sinks that model real time also count ``deadline_misses``.
     """
 
     description: str

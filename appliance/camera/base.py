@@ -14,6 +14,9 @@ class Camera(Protocol):
     no new frame arrived within ``timeout_s``; it raises
     :class:`appliance.errors.CameraError` when the device is gone, after which
     the caller closes it and opens it again with backoff.
+
+    ``open`` is harmless on an open camera and ``close`` on a closed one;
+    :func:`appliance.camera.open_camera` returns cameras already open.
     """
 
     description: str
