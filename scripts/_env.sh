@@ -19,7 +19,7 @@ ensure_venv() {
     if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
         echo "Installing the project and its dependencies into $VENV ..." >&2
         "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-        "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extras]" >&2
+        "$PY" -m pip install --quiet --disable-pip-version-check -e "${ROOT}[$extras]" >&2
         echo "$want" >"$stamp"
     fi
     # Numba keeps compiled kernels here so later runs start fast.
