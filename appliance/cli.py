@@ -10,31 +10,18 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from appliance import DEFAULT_MODEL
+from appliance.commands import add_commands as add_run_commands
+from appliance.corpus.cli import add_commands as add_corpus_commands
+from appliance.doctor import add_commands as add_doctor_commands
 from appliance.errors import SoundscapeError
 
-Command = Callable[[argparse.Namespace], int]
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from appliance.demo import run_demo
-
-    return run_demo(args)
-
-
-def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "demo", help="the main job on the embedded demo material (no camera or sound card needed)"
-    )
-    p.add_argument("--threads", type=int, default=2, help="TFLite threads (default 2)")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="TFLite model file")
-    p.set_defaults(func=_cmd_demo)
-
-
-# Each later subsystem adds its own sub-command here.
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_demo]
+# Each subsystem adds its own sub-commands.
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_run_commands,
+    add_corpus_commands,
+    add_doctor_commands,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

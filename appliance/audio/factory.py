@@ -116,3 +116,8 @@ def _fallback(
     where = f"writing to {wav_path} in real time" if wav_path else "the audio is discarded"
     log.warning("no sound card found (%s); %s (%s)", why, where, sink.description)
     return sink
+
+
+def sound_card_present() -> bool:
+    """True when ``open_sink("auto")`` would play through ALSA (pyalsaaudio and a card)."""
+    return _auto_device()[0] is not None

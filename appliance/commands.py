@@ -1,0 +1,280 @@
+"""``soundscape run``, ``render`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from appliance import DEMO_MEDIA, PROJECT_ROOT
+from appliance import systemd_notify as sd
+from appliance.app import (
+    default_state_path,
+    load_corpora,
+    make_cues,
+    make_embedder,
+    make_settings,
+)
+from appliance.config import DEFAULT_CONFIG_PATH, Config, load_config
+from appliance.engine import Engine
+from appliance.errors import ControlsError, SoundscapeError
+from appliance.state import State, load_state
+
+log = logging.getLogger(__name__)
+
+#: The demo's slideshow: one photo per scene of the `world` corpus, in this order.
+DEMO_PHOTOS = (
+    "forest/forest_path.jpg",
+    "stream/stream_forest_creek.jpg",
+    "waterfall/waterfall_dam_spillway.jpg",
+    "farm/cow/cow.jpg",
+    "harbour/harbour_boats_evening.jpg",
+    "rain/rain_drops_on_leaves.jpg",
+    "night/owl/owl.jpg",
+)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = getattr(args, "config", None)
+    if path is None:
+        return load_config(DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None)
+    return load_config(Path(path))
+
+
+# ------------------------------------------------------------------ render
+def _simulated_camera(input_path: Path, config: Config, seconds_per_image: float | None):
+    from appliance.camera.simulated import SlideshowCamera, VideoFileCamera
+    from appliance.vision.images import IMAGE_SUFFIXES
+
+    size = (config.camera.width, config.camera.height)
+    pace = seconds_per_image or config.camera.slideshow_seconds
+    if input_path.is_dir():
+        return SlideshowCamera(input_path, seconds_per_image=pace, size=size)
+    if input_path.suffix.lower() in IMAGE_SUFFIXES:
+        return SlideshowCamera([input_path], seconds_per_image=pace, size=size)
+    if not input_path.exists():
+        raise SoundscapeError(f"input {input_path} not found")
+    return VideoFileCamera(input_path)
+
+
+def render(
+    config: Config,
+    camera,
+    corpus_name: str,
+    seconds: float,
+    out_wav: Path,
+    seed: int,
+) -> tuple[Path, Path]:
+    """Render ``seconds`` of soundscape for ``camera`` to ``out_wav`` and a PNG beside it."""
+    from appliance.audio.wav import WavSink
+    from appliance.plot import plot_probability
+
+    embedder = make_embedder(config)
+    corpora = load_corpora(config, embedder, names=[corpus_name]).corpora
+    settings = make_settings(config, seed=seed)
+    out_wav = Path(out_wav)
+    out_wav.parent.mkdir(parents=True, exist_ok=True)
+    sink = WavSink(out_wav, settings.sample_rate, settings.block_size, settings.sample_format)
+    engine = Engine(settings, corpora, embedder, sink, make_cues(settings.sample_rate))
+    rows: list = []
+    labels: list[str] = []
+
+    def record(t: float, p) -> None:
+        rows.append((t, p.copy()))
+        labels.append(camera.label_at(t))
+
+    engine.render_offline(camera, seconds, sink, on_vision=record)
+    corpus = corpora[0]
+    png = plot_probability(
+        out_wav.with_suffix(".png"),
+        rows,
+        corpus.keyframe_times,
+        corpus.duration_s,
+        corpus.scene_spans(),
+        row_labels=labels,
+        title=f"{corpus.name}: p over the timeline for each camera frame (seed {seed})",
+    )
+    return out_wav, png
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    config = _config(args)
+    camera = _simulated_camera(Path(args.input), config, args.seconds_per_image)
+    t0 = time.perf_counter()
+    wav, png = render(config, camera, args.corpus, args.seconds, Path(args.output), args.seed)
+    took = time.perf_counter() - t0
+    print(f"Rendered {args.seconds:.0f} s in {took:.1f} s: {wav}")
+    print(f"What was heard, as a picture: {png}")
+    return 0
+
+
+# --------------------------------------------------------------------- run
+def build_engine(config: Config, sink_spec: str | None = None, camera_spec: str | None = None):
+    """Everything ``soundscape run`` starts, without starting it."""
+    from appliance.audio.factory import open_sink
+    from appliance.camera.factory import open_camera
+
+    embedder = make_embedder(config)
+    settings = make_settings(config)
+    cues = make_cues(settings.sample_rate)
+    corpus_set = load_corpora(config, embedder)
+    state_path = default_state_path(config)
+    state = load_state(state_path, defaults=State(volume=config.volume.initial))
+    sink = open_sink(
+        sink_spec or config.audio.device,
+        sample_rate=settings.sample_rate,
+        block_size=settings.block_size,
+        periods=config.audio.periods,
+        sample_format=settings.sample_format,
+        # Under systemd nobody would listen to a file: discard instead of filling the disk.
+        wav_path=None
+        if os.environ.get("INVOCATION_ID")
+        else Path("soundscape-output.wav").resolve(),
+        on_retry=lambda exc, attempt, delay: log.warning(
+            "sound output unavailable (%s); retry %d in %.1f s", exc, attempt, delay
+        ),
+    )
+    spec = camera_spec or config.camera.source
+
+    def opener():
+        return open_camera(
+            spec,
+            size=(config.camera.width, config.camera.height),
+            fps=config.camera.fps,
+            slideshow_seconds=config.camera.slideshow_seconds,
+            fallback_folder=DEMO_MEDIA,
+        )
+
+    engine = Engine(
+        settings,
+        corpus_set.corpora,
+        embedder,
+        sink,
+        cues,
+        camera_opener=opener,
+        state=state,
+        state_path=state_path,
+    )
+    return engine, corpus_set.problems
+
+
+def _attach_controls(engine: Engine, config: Config) -> list:
+    controls = []
+    if config.buttons.enabled:
+        from appliance.controls.buttons import ButtonControls
+
+        try:
+            controls.append(ButtonControls.from_config(config.buttons, engine.actions.put))
+        except ControlsError as exc:
+            log.warning("buttons unavailable (%s); keyboard only", exc)
+    if sys.stdin is not None and sys.stdin.isatty():
+        from appliance.controls.keyboard import KeyboardControls
+
+        kb = KeyboardControls(engine.actions.put)
+        print(kb.help_text(), flush=True)
+        controls.append(kb)
+    return controls
+
+
+def run_engine(engine: Engine, config: Config, problems: list[str], seconds: float | None) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum, _frame) -> None:
+        log.info("signal %d: stopping", signum)
+        stop.set()
+        engine.actions.put(None)
+        engine._stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    engine.start()
+    watchdog = sd.Watchdog(engine.healthy)
+
+    def tell_systemd_when_playing() -> None:
+        # READY=1 only once the kernels are loaded and the first block was written.
+        if sd.wait_for_first_block(lambda: engine.last_block_at > 0, stop=engine._stop):
+            sd.ready(f"playing {engine.state.corpus}")
+            watchdog.start()
+
+    threading.Thread(target=tell_systemd_when_playing, name="sd-ready", daemon=True).start()
+    for text in problems:
+        engine.mixer.play(engine.cues.phrase("problem", text=text))
+    controls = _attach_controls(engine, config)
+    if seconds is not None:
+        threading.Timer(seconds, lambda: engine.actions.put(None) or engine._stop.set()).start()
+    try:
+        engine.serve()
+    finally:
+        sd.stopping()
+        watchdog.stop()
+        engine.stop()
+        for c in controls:
+            c.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    sd.status("starting: model, corpora, synthesizer")
+    engine, problems = build_engine(config, args.output, args.camera)
+    return run_engine(engine, config, problems, args.seconds)
+
+
+# -------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from appliance.audio.factory import sound_card_present
+    from appliance.camera.simulated import SlideshowCamera
+
+    config = _config(args)
+    photos = [DEMO_MEDIA / p for p in DEMO_PHOTOS]
+    if sound_card_present() and not args.render:
+        print("Playing live from a slideshow of the demo photos (Ctrl-C to stop).")
+        engine, problems = build_engine(config, camera_spec=f"slideshow:{DEMO_MEDIA}")
+        return run_engine(engine, config, problems, args.seconds)
+    print("No sound card here: rendering the demo to a WAV file and a picture instead.")
+    camera = SlideshowCamera(
+        photos, seconds_per_image=args.seconds / len(photos), size=(640, 480), loop=False
+    )
+    out = Path(args.output_dir) / "demo.wav"
+    t0 = time.perf_counter()
+    wav, png = render(config, camera, "world", args.seconds, out, args.seed)
+    print(
+        f"Done in {time.perf_counter() - t0:.1f} s. The camera saw, in turn: "
+        + ", ".join(p.parent.name if p.parent != DEMO_MEDIA else p.stem for p in photos)
+    )
+    print(f"Listen:  {wav}\nLook:    {png}")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the appliance: camera, sound card and buttons")
+    p.add_argument("--config", type=Path, help=f"config file (default {DEFAULT_CONFIG_PATH})")
+    p.add_argument("--camera", help="camera spec, overrides the config (e.g. slideshow:DIR)")
+    p.add_argument("--output", help="audio output spec, overrides the config (e.g. wav:out.wav)")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("render", help="the same pipeline offline, to a WAV and a PNG")
+    p.add_argument("--input", required=True, help="video file, image, or folder of images")
+    p.add_argument("--corpus", default="world", help="corpus name or directory")
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--seconds-per-image", type=float, help="slideshow pace for images")
+    p.add_argument("-o", "--output", default="out/render.wav")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "demo", help="the main job on the demo material (no camera or sound card needed)"
+    )
+    p.add_argument("--seconds", type=float, default=42.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--render", action="store_true", help="render to files even with a sound card")
+    p.add_argument("--output-dir", default=str(PROJECT_ROOT / "out"))
+    p.add_argument("--config", type=Path)
+    p.set_defaults(func=cmd_demo)

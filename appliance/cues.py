@@ -1,0 +1,223 @@
+"""Audible feedback: earcons and spoken phrases, mixed over the soundscape.
+
+Every state change is heard: a short earcon (a tone pattern distinct per
+event, so it is recognisable without words) followed by a spoken phrase when
+espeak-ng is installed. Cues are rendered once, off the audio thread, to
+float32 stereo at the output rate; :class:`CueMixer` plays them one after the
+other into the overlay buffer the synthesizer adds after master volume, so a
+muted or quiet soundscape still answers every button press.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from appliance.errors import MediaError
+from appliance.media import decode_audio
+
+log = logging.getLogger(__name__)
+
+#: Peak level of cues, dBFS: clearly above a soundscape normalised to about
+#: -23 LUFS, below the limiter's ceiling.
+CUE_PEAK_DBFS = -6.0
+
+# Earcons: (frequency Hz, duration s) notes. Rising = good news, falling = bad
+# news, single notes for limits; each event has its own contour.
+EARCONS: dict[str, list[tuple[float, float]]] = {
+    "ready": [(523.25, 0.12), (659.25, 0.12), (783.99, 0.2)],
+    "camera_lost": [(659.25, 0.15), (440.0, 0.15), (329.63, 0.3)],
+    "camera_back": [(440.0, 0.12), (659.25, 0.2)],
+    "volume_max": [(1318.5, 0.08), (1318.5, 0.08)],
+    "volume_min": [(261.63, 0.08), (261.63, 0.08)],
+    "volume": [(880.0, 0.05)],
+    "muted": [(392.0, 0.12), (261.63, 0.2)],
+    "unmuted": [(261.63, 0.12), (392.0, 0.2)],
+    "timer": [(587.33, 0.1), (587.33, 0.1), (587.33, 0.1)],
+    "sleeping": [(523.25, 0.3), (392.0, 0.3), (261.63, 0.5)],
+    "problem": [(311.13, 0.2), (311.13, 0.2), (233.08, 0.4)],
+    "shutdown": [(392.0, 0.2), (293.66, 0.2), (196.0, 0.5)],
+}
+
+PHRASES: dict[str, str] = {
+    "ready": "Ready.",
+    "camera_lost": "Camera lost. The sound goes on while I reconnect.",
+    "camera_back": "Camera back.",
+    "volume_max": "Maximum volume.",
+    "volume_min": "Minimum volume.",
+    "muted": "Muted. Hold volume down again for sound.",
+    "unmuted": "Sound on.",
+    "sleeping": "Sleep timer: fading out. Press any button to wake me.",
+    "shutdown": "Shutting down.",
+}
+
+
+def tone_sequence(notes: list[tuple[float, float]], sample_rate: int) -> np.ndarray:
+    """Render notes as sines with raised-cosine edges (no clicks); float32 (frames, 2)."""
+    parts = []
+    edge = int(0.01 * sample_rate)  # 10 ms fades: long enough to be click-free
+    gap = np.zeros(int(0.03 * sample_rate), np.float32)
+    for freq, dur in notes:
+        n = int(dur * sample_rate)
+        t = np.arange(n) / sample_rate
+        s = np.sin(2 * np.pi * freq * t) * 0.8 + 0.2 * np.sin(4 * np.pi * freq * t)
+        env = np.ones(n)
+        ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, edge))
+        env[:edge], env[-edge:] = ramp, ramp[::-1]
+        parts += [(s * env).astype(np.float32), gap]
+    mono = np.concatenate(parts)
+    return _to_stereo_at_peak(mono)
+
+
+def corpus_earcon(index: int, sample_rate: int) -> np.ndarray:
+    """A distinct arpeggio per corpus position (used when no spoken name exists)."""
+    base = [261.63, 293.66, 329.63, 392.0, 440.0, 523.25, 587.33]
+    notes = [(base[(index + k * 2) % len(base)] * (1 + k // 4), 0.1) for k in range(index % 4 + 2)]
+    return tone_sequence(notes, sample_rate)
+
+
+def _to_stereo_at_peak(mono: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(mono))) or 1.0
+    mono = mono * (10 ** (CUE_PEAK_DBFS / 20) / peak)
+    return np.ascontiguousarray(np.repeat(mono[:, None], 2, axis=1), dtype=np.float32)
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def speak_to_wav(text: str, path: Path, voice: str = "en", speed_wpm: int = 160) -> None:
+    """Render ``text`` to a WAV file with espeak-ng (raises MediaError if it fails)."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise MediaError("espeak-ng is not installed (apt install espeak-ng)")
+    proc = subprocess.run(
+        [exe, "-v", voice, "-s", str(speed_wpm), "-w", str(path), text],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if proc.returncode != 0 or not path.is_file():
+        raise MediaError(f"espeak-ng failed for {text!r}: {proc.stderr.strip()}")
+
+
+def load_speech(path: Path, sample_rate: int) -> np.ndarray:
+    """Load a spoken WAV as a cue: stereo float32 at ``sample_rate``, peak at CUE_PEAK_DBFS."""
+    return _to_stereo_at_peak(decode_audio(path, sample_rate, channels=1)[:, 0])
+
+
+class CueBank:
+    """Pre-rendered cues for one output rate (earcon, then speech when available)."""
+
+    def __init__(self, sample_rate: int, cache_dir: Path | None = None, speak: bool = True) -> None:
+        self.sample_rate = sample_rate
+        self.cache_dir = cache_dir
+        self.speak = speak and espeak_available()
+        self._cues: dict[str, np.ndarray] = {}
+
+    def _speech(self, text: str) -> np.ndarray | None:
+        if not self.speak:
+            return None
+        key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        cache = self.cache_dir / f"{key}.wav" if self.cache_dir else None
+        try:
+            if cache is not None and cache.is_file():
+                return load_speech(cache, self.sample_rate)
+            with tempfile.TemporaryDirectory() as tmp:
+                wav = Path(tmp) / "speech.wav"
+                speak_to_wav(text, wav)
+                if cache is not None:
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                    part = cache.with_suffix(".part")
+                    shutil.copyfile(wav, part)
+                    os.replace(part, cache)
+                return load_speech(wav, self.sample_rate)
+        except (MediaError, OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("could not render speech %r: %s", text, exc)
+            return None
+
+    def phrase(self, name: str, text: str | None = None, earcon: str | None = None) -> np.ndarray:
+        """The cue for event ``name``: its earcon, then ``text`` (default PHRASES[name]) spoken."""
+        text = text if text is not None else PHRASES.get(name)
+        key = f"{name}\0{text}"
+        if key not in self._cues:
+            parts = [tone_sequence(EARCONS[earcon or name], self.sample_rate)]
+            speech = self._speech(text) if text else None
+            if speech is not None:
+                parts += [np.zeros((int(0.05 * self.sample_rate), 2), np.float32), speech]
+            self._cues[key] = np.ascontiguousarray(np.concatenate(parts))
+        return self._cues[key]
+
+    def corpus_name(self, index: int, spoken_name: str, announcement: Path | None) -> np.ndarray:
+        """The cue announcing a corpus: its pre-rendered name, or speech, or its own earcon."""
+        key = f"corpus\0{index}\0{spoken_name}\0{announcement}"
+        if key not in self._cues:
+            cue = None
+            if announcement is not None and announcement.is_file():
+                try:
+                    cue = load_speech(announcement, self.sample_rate)
+                except MediaError as exc:
+                    log.warning("announcement %s unreadable: %s", announcement, exc)
+            if cue is None:
+                cue = self._speech(spoken_name)
+            parts = [corpus_earcon(index, self.sample_rate)]
+            if cue is not None:
+                parts += [np.zeros((int(0.05 * self.sample_rate), 2), np.float32), cue]
+            self._cues[key] = np.ascontiguousarray(np.concatenate(parts))
+        return self._cues[key]
+
+
+class CueMixer:
+    """Plays queued cues one after the other into an overlay buffer.
+
+    ``play`` may be called from any thread (deque appends are atomic);
+    ``mix`` runs on the audio thread and only slices preallocated arrays.
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[np.ndarray, float]] = deque()
+        self._current: np.ndarray | None = None
+        self._gain = 1.0
+        self._pos = 0
+        self._lock = threading.Lock()  # only guards clear(); never taken in mix()
+
+    def play(self, cue: np.ndarray, gain: float = 1.0) -> None:
+        self._queue.append((cue, gain))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+
+    @property
+    def active(self) -> bool:
+        return self._current is not None or bool(self._queue)
+
+    def mix(self, overlay: np.ndarray) -> bool:
+        """Write the next ``len(overlay)`` frames of cue audio into ``overlay``; True if any."""
+        overlay.fill(0.0)
+        written = 0
+        frames = overlay.shape[0]
+        while written < frames:
+            if self._current is None:
+                if not self._queue:
+                    break
+                self._current, self._gain = self._queue.popleft()
+                self._pos = 0
+            n = min(frames - written, self._current.shape[0] - self._pos)
+            overlay[written : written + n] = self._current[self._pos : self._pos + n]
+            if self._gain != 1.0:
+                overlay[written : written + n] *= self._gain
+            written += n
+            self._pos += n
+            if self._pos >= self._current.shape[0]:
+                self._current = None
+        return written > 0
