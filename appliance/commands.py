@@ -203,7 +203,7 @@ def run_engine(engine: Engine, config: Config, problems: list[str], seconds: flo
 
     threading.Thread(target=tell_systemd_when_playing, name="sd-ready", daemon=True).start()
     for text in problems:
-        engine.mixer.play(engine.cues.phrase("problem", text=text))
+        engine.mixer.play(engine.cues.phrase("problem", text=text), supersede=False)
     controls = _attach_controls(engine, config)
     if seconds is not None:
         threading.Timer(seconds, lambda: engine.actions.put(None) or engine._stop.set()).start()

@@ -16,8 +16,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +176,14 @@ class CueBank:
         return self._cues[key]
 
 
+@dataclass
+class _Pending:
+    cue: np.ndarray
+    gain: float
+    supersede: bool
+    dropped: bool = False
+
+
 class CueMixer:
     """Plays queued cues one after the other into an overlay buffer.
 
@@ -184,18 +192,25 @@ class CueMixer:
     """
 
     def __init__(self) -> None:
-        self._queue: deque[tuple[np.ndarray, float]] = deque()
+        self._queue: deque[_Pending] = deque()
         self._current: np.ndarray | None = None
         self._gain = 1.0
         self._pos = 0
-        self._lock = threading.Lock()  # only guards clear(); never taken in mix()
 
-    def play(self, cue: np.ndarray, gain: float = 1.0) -> None:
-        self._queue.append((cue, gain))
+    def play(self, cue: np.ndarray, gain: float = 1.0, supersede: bool = True) -> None:
+        """Queue ``cue``. A ``supersede`` cue (feedback on a button press) drops the
+        supersedable cues still waiting: after five quick presses the wearer hears
+        the state they arrived at, not five stale answers. Warnings pass
+        ``supersede=False`` and are never dropped."""
+        if supersede:
+            for item in list(self._queue):
+                if item.supersede:
+                    item.dropped = True  # mix() skips it; no lock shared with the audio thread
+        self._queue.append(_Pending(cue, gain, supersede))
 
     def clear(self) -> None:
-        with self._lock:
-            self._queue.clear()
+        for item in list(self._queue):
+            item.dropped = True
 
     @property
     def active(self) -> bool:
@@ -210,7 +225,10 @@ class CueMixer:
             if self._current is None:
                 if not self._queue:
                     break
-                self._current, self._gain = self._queue.popleft()
+                item = self._queue.popleft()
+                if item.dropped:
+                    continue
+                self._current, self._gain = item.cue, item.gain
                 self._pos = 0
             n = min(frames - written, self._current.shape[0] - self._pos)
             overlay[written : written + n] = self._current[self._pos : self._pos + n]

@@ -374,7 +374,7 @@ class Engine:
         self.last_vision_at = time.monotonic()  # degraded on purpose, still alive
         if not already:
             log.warning("camera lost: %s", why)
-            self.mixer.play(self.cues.phrase("camera_lost"))
+            self.mixer.play(self.cues.phrase("camera_lost"), supersede=False)
             self._publish()
 
     def _wait_blind(self, seconds: float) -> None:

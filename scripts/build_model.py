@@ -592,7 +592,10 @@ def main(argv: list[str] | None = None) -> int:
         model_content=tflite_model, experimental_op_resolver_type=no_delegate
     )
     ops = sorted({d["op_name"] for d in plain._get_ops_details()})
+    floats = [t["name"] for t in plain.get_tensor_details() if t["dtype"] == np.float32]
     del plain
+    if floats:
+        raise SystemExit(f"not fully integer: float32 tensors {floats[:5]}")
     io = {
         "input": {
             "name": inp["name"],
@@ -717,7 +720,7 @@ def name_io(model: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils as fbu
 
-    obj = fbu.read_model_from_bytearray(bytearray(model))
+    obj = fbu.convert_bytearray_to_object(bytearray(model))  # (TF 2.12 lacks read_model_from_...)
     (sg,) = obj.subgraphs
     (inp,) = sg.inputs
     names: dict[int, str] = {int(inp): "image"}

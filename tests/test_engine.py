@@ -1,0 +1,218 @@
+"""The live appliance, end to end, on real corpora: what a wearer would hear.
+
+Real parts throughout: the int8 model, the demo corpora, the Numba synthesizer,
+gpiozero's MockFactory pins, the simulated slideshow camera and the paced
+real-time sink (which records what it consumed, as a listener would hear it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from appliance import DEMO_MEDIA, PROJECT_ROOT
+from appliance.app import load_corpora, make_cues, make_settings
+from appliance.audio.paced import PacedSink
+from appliance.camera.simulated import SlideshowCamera
+from appliance.config import Config
+from appliance.controls.actions import Action
+from appliance.engine import Engine
+from appliance.state import load_state
+
+RATE = 48000
+
+
+@pytest.fixture(scope="module")
+def corpora(embedder):
+    return load_corpora(Config.default(), embedder, names=["night", "harbour"]).corpora
+
+
+def _engine(corpora, embedder, sink, tmp_path, camera=None, **kw) -> Engine:
+    settings = make_settings(Config.default(), seed=7)
+    return Engine(
+        settings,
+        corpora,
+        embedder,
+        sink,
+        make_cues(RATE),
+        camera_opener=(lambda: camera) if camera is not None else None,
+        state_path=tmp_path / "state.json",
+        **kw,
+    )
+
+
+def _find(signal_: np.ndarray, cue: np.ndarray) -> tuple[int, float]:
+    """Best normalised cross-correlation of mono ``cue`` inside mono ``signal_``."""
+    n = len(signal_) + len(cue)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(signal_, size) * np.conj(np.fft.rfft(cue, size)), size)
+    corr = corr[: len(signal_) - len(cue) + 1]
+    energy = np.convolve(signal_**2, np.ones(len(cue)), "valid")
+    score = corr / np.sqrt(np.maximum(energy, 1e-12) * np.sum(cue**2))
+    i = int(np.argmax(score))
+    return i, float(score[i])
+
+
+def _serve(engine: Engine) -> threading.Thread:
+    t = threading.Thread(target=engine.serve, daemon=True)
+    t.start()
+    return t
+
+
+def test_button_press_switches_corpus_and_announces_it(corpora, embedder, tmp_path: Path) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from appliance.controls.buttons import ButtonControls
+
+    wav = tmp_path / "heard.wav"
+    sink = PacedSink(RATE, 512, 4, record=wav)
+    engine = _engine(corpora, embedder, sink, tmp_path)
+    factory = MockFactory()
+    buttons = ButtonControls.from_config(
+        Config.default().buttons, engine.actions.put, pin_factory=factory
+    )
+    engine.start(announce_ready=False)
+    server = _serve(engine)
+    try:
+        time.sleep(1.5)
+        assert engine.snapshot.corpus_name == corpora[0].name
+        pin = factory.pin(Config.default().buttons.next)
+        pressed_at_frames = sink.frames_written
+        pin.drive_low()
+        time.sleep(0.15)
+        pin.drive_high()
+        time.sleep(3.5)
+    finally:
+        buttons.close()
+        engine.stop()
+        server.join(1)
+    assert engine.snapshot.corpus_name == corpora[1].name
+    assert load_state(tmp_path / "state.json").corpus == corpora[1].name
+    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    cue = engine.cues.corpus_name(1, corpora[1].spoken_name, corpora[1].announcement)[:, 0]
+    where, score = _find(heard, cue)
+    assert score > 0.6, f"announcement not heard (best match {score:.2f})"
+    assert where >= pressed_at_frames - 512, "the announcement came before the press"
+    # The soundscape went on under the announcement: never silent.
+    steady = heard[RATE : len(heard) - RATE // 2]  # skip the fade-in and the stop fade
+    blocks = steady[: len(steady) // 4800 * 4800].reshape(-1, 4800)
+    assert np.sqrt((blocks**2).mean(axis=1)).min() > 10 ** (-50 / 20)
+
+
+def test_camera_dying_does_not_interrupt_audio(corpora, embedder, tmp_path: Path) -> None:
+    wav = tmp_path / "heard.wav"
+    sink = PacedSink(RATE, 512, 4, record=wav)
+    photos = [DEMO_MEDIA / "night/owl/owl.jpg", DEMO_MEDIA / "night/night_lake.jpg"]
+    camera = SlideshowCamera(photos, 2.0, fail_after_s=1.5, unplugged_for_s=1.5)
+    engine = _engine(corpora, embedder, sink, tmp_path, camera=camera)
+    engine.start(announce_ready=False)
+    lost_seen = back_seen = False
+    t_end = time.monotonic() + 12.0
+    while time.monotonic() < t_end and not back_seen:
+        ok = engine.snapshot.camera_ok
+        lost_seen = lost_seen or (engine.snapshot.frames_seen > 0 and not ok)
+        back_seen = lost_seen and ok
+        time.sleep(0.05)
+    time.sleep(4.5)  # let the cues finish: "camera lost ..." then "camera back"
+    engine.stop()
+    assert lost_seen, "the camera failure was not noticed"
+    assert back_seen, "the camera was not reopened"
+    assert sink.deadline_misses == 0, f"audio missed {sink.deadline_misses} deadlines"
+    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    steady = heard[RATE : len(heard) - RATE // 2]  # skip the fade-in and the stop fade
+    blocks = steady[: len(steady) // 4800 * 4800].reshape(-1, 4800)
+    assert np.sqrt((blocks**2).mean(axis=1)).min() > 10 ** (-50 / 20), "silence while blind"
+    for name in ("camera_lost", "camera_back"):
+        _, score = _find(heard, engine.cues.phrase(name)[:, 0])
+        assert score > 0.6, f"{name} cue not heard ({score:.2f})"
+
+
+def test_volume_limits_and_mute_are_audible_and_persist(corpora, embedder, tmp_path) -> None:
+    wav = tmp_path / "heard.wav"
+    sink = PacedSink(RATE, 512, 4, record=wav)
+    engine = _engine(corpora, embedder, sink, tmp_path)
+    engine.start(announce_ready=False)
+    try:
+        time.sleep(0.5)
+        for _ in range(12):
+            engine.handle(Action.VOLUME_UP)
+        assert engine.state.volume == 1.0
+        engine.handle(Action.TOGGLE_MUTE)
+        assert load_state(tmp_path / "state.json").muted is True
+        time.sleep(7.0)  # "Maximum volume." then "Muted. Hold volume down again for sound."
+        engine.handle(Action.TOGGLE_MUTE)
+        time.sleep(0.5)
+    finally:
+        engine.stop()
+    saved = load_state(tmp_path / "state.json")
+    assert (saved.volume, saved.muted) == (1.0, False)
+    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    for name in ("volume_max", "muted"):
+        _, score = _find(heard, engine.cues.phrase(name)[:, 0])
+        assert score > 0.6, f"{name} cue not heard ({score:.2f})"
+
+
+def _wait_for(path: Path, size: int, timeout: float) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and path.stat().st_size > size:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path} did not grow past {size} bytes in {timeout} s")
+
+
+@pytest.mark.slow
+def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[state]\npath = "{tmp_path / "state.json"}"\n[buttons]\nenabled = false\n'
+        '[corpora]\norder = ["night"]\n'
+    )
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "run",
+            "--config",
+            str(config),
+            "--camera",
+            f"slideshow:{DEMO_MEDIA / 'night'}",
+            "--output",
+            "paced",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    wav = tmp_path / "soundscape-output.wav"
+    try:
+        _wait_for(wav, 2 * RATE * 4, timeout=240)  # two seconds of audio played
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read().decode(errors="replace")
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    steady = np.sqrt(np.mean(heard[-RATE : -RATE // 2] ** 2))
+    tail = np.sqrt(np.mean(heard[-1200:] ** 2))  # the last 25 ms
+    assert tail < steady / 4, f"no fade: tail {tail:.4f} vs steady {steady:.4f}"
+    assert "Traceback" not in out
