@@ -181,7 +181,27 @@ def _attach_controls(engine: Engine, config: Config) -> list:
     return controls
 
 
-def run_engine(engine: Engine, config: Config, problems: list[str], seconds: float | None) -> int:
+def start_view(engine: Engine, config: Config, enabled: bool = False, port: int | None = None):
+    """The live view when asked for (``--view``, ``--view-port`` or ``view.enabled``), else None.
+
+    A view that cannot start (port taken) is logged, never fatal: the sound comes first.
+    """
+    if not (enabled or port is not None or config.view.enabled):
+        return None
+    from appliance.view import ViewError, ViewServer
+
+    try:
+        view = ViewServer(engine, host=config.view.bind,
+                          port=config.view.port if port is None else port)
+        view.start()  # logs the URL (with ?token= when bound to the network)
+    except ViewError as exc:
+        log.error("%s", exc)
+        return None
+    return view
+
+
+def run_engine(engine: Engine, config: Config, problems: list[str], seconds: float | None,
+               view: bool = False, view_port: int | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
@@ -193,6 +213,7 @@ def run_engine(engine: Engine, config: Config, problems: list[str], seconds: flo
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     engine.start()
+    live_view = start_view(engine, config, view, view_port)
     watchdog = sd.Watchdog(engine.healthy)
 
     def tell_systemd_when_playing() -> None:
@@ -212,6 +233,8 @@ def run_engine(engine: Engine, config: Config, problems: list[str], seconds: flo
     finally:
         sd.stopping()
         watchdog.stop()
+        if live_view is not None:
+            live_view.stop()
         engine.stop()
         for c in controls:
             c.close()
@@ -222,7 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
     sd.status("starting: model, corpora, synthesizer")
     engine, problems = build_engine(config, args.output, args.camera)
-    return run_engine(engine, config, problems, args.seconds)
+    return run_engine(engine, config, problems, args.seconds, args.view, args.view_port)
 
 
 # -------------------------------------------------------------------- demo
@@ -257,6 +280,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera", help="camera spec, overrides the config (e.g. slideshow:DIR)")
     p.add_argument("--output", help="audio output spec, overrides the config (e.g. wav:out.wav)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
+    p.add_argument("--view", action="store_true",
+                   help="serve the live view web page (default http://127.0.0.1:8080/; "
+                        "see [view] in the config)")
+    p.add_argument("--view-port", type=int, metavar="PORT",
+                   help="port of the live view (implies --view; default: view.port)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("render", help="the same pipeline offline, to a WAV and a PNG")

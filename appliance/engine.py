@@ -190,11 +190,19 @@ class Engine:
         log.info("corpus %d/%d: %s", index + 1, len(self.corpora), corpus.name)
         if announce:
             self.mixer.play(self.cues.corpus_name(index, corpus.spoken_name, corpus.announcement))
-        self._update_state(corpus=corpus.name)
+        self._update_state(corpus=corpus.name, p=p0, top=())
 
-    def _update_state(self, **changes) -> None:
+    @property
+    def current_corpus(self) -> Corpus | None:
+        """The corpus now playing (None before :meth:`start`)."""
+        return self._current.corpus if self._current is not None else None
+
+    def _update_state(
+        self, p: np.ndarray | None = None, top: tuple | None = None, **changes
+    ) -> None:
         self.state = replace(self.state, **changes)
-        self._publish()
+        fresh = {} if p is None else {"p": p, "top": top or ()}
+        self._publish(**fresh)
         if self.state_path is not None:
             try:
                 save_state(self.state_path, self.state)
