@@ -9,7 +9,10 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from appliance import DEMO_MEDIA, PROJECT_ROOT
 from appliance import systemd_notify as sd
@@ -21,6 +24,7 @@ from appliance.app import (
     make_settings,
 )
 from appliance.config import DEFAULT_CONFIG_PATH, Config, load_config
+from appliance.corpus import Matcher
 from appliance.engine import Engine
 from appliance.errors import ControlsError, SoundscapeError
 from appliance.state import State, load_state
@@ -62,6 +66,16 @@ def _simulated_camera(input_path: Path, config: Config, seconds_per_image: float
     return VideoFileCamera(input_path)
 
 
+@dataclass(frozen=True)
+class RenderResult:
+    """What an offline render produced: files, and what was heard (seconds, masses)."""
+
+    wav: Path
+    png: Path
+    scene_masses: dict[str, float]  # mean p mass per scene over the vision frames
+    grain_starts_s: np.ndarray  # corpus positions of the last grains (up to 4096)
+
+
 def render(
     config: Config,
     camera,
@@ -69,7 +83,7 @@ def render(
     seconds: float,
     out_wav: Path,
     seed: int,
-) -> tuple[Path, Path]:
+) -> RenderResult:
     """Render ``seconds`` of soundscape for ``camera`` to ``out_wav`` and a PNG beside it."""
     from appliance.audio.wav import WavSink
     from appliance.plot import plot_probability
@@ -99,17 +113,25 @@ def render(
         row_labels=labels,
         title=f"{corpus.name}: p over the timeline for each camera frame (seed {seed})",
     )
-    return out_wav, png
+    mean_p = np.mean([p for _, p in rows], axis=0)
+    masses = Matcher(corpus).scene_masses(mean_p)
+    return RenderResult(out_wav, png, masses, engine.synth.recent_grain_starts())
+
+
+def _masses_text(masses: dict[str, float]) -> str:
+    top = sorted(masses.items(), key=lambda kv: -kv[1])[:3]
+    return ", ".join(f"{name} {100 * m:.0f}%" for name, m in top)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     config = _config(args)
     camera = _simulated_camera(Path(args.input), config, args.seconds_per_image)
     t0 = time.perf_counter()
-    wav, png = render(config, camera, args.corpus, args.seconds, Path(args.output), args.seed)
+    result = render(config, camera, args.corpus, args.seconds, Path(args.output), args.seed)
     took = time.perf_counter() - t0
-    print(f"Rendered {args.seconds:.0f} s in {took:.1f} s: {wav}")
-    print(f"What was heard, as a picture: {png}")
+    print(f"Rendered {args.seconds:.0f} s in {took:.1f} s: {result.wav}")
+    print("Heard mostly: " + _masses_text(result.scene_masses))
+    print(f"What was heard, as a picture: {result.png}")
     return 0
 
 
@@ -191,8 +213,9 @@ def start_view(engine: Engine, config: Config, enabled: bool = False, port: int 
     from appliance.view import ViewError, ViewServer
 
     try:
-        view = ViewServer(engine, host=config.view.bind,
-                          port=config.view.port if port is None else port)
+        view = ViewServer(
+            engine, host=config.view.bind, port=config.view.port if port is None else port
+        )
         view.start()  # logs the URL (with ?token= when bound to the network)
     except ViewError as exc:
         log.error("%s", exc)
@@ -200,8 +223,14 @@ def start_view(engine: Engine, config: Config, enabled: bool = False, port: int 
     return view
 
 
-def run_engine(engine: Engine, config: Config, problems: list[str], seconds: float | None,
-               view: bool = False, view_port: int | None = None) -> int:
+def run_engine(
+    engine: Engine,
+    config: Config,
+    problems: list[str],
+    seconds: float | None,
+    view: bool = False,
+    view_port: int | None = None,
+) -> int:
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
@@ -265,7 +294,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     out = Path(args.output_dir) / "demo.wav"
     t0 = time.perf_counter()
-    wav, png = render(config, camera, "world", args.seconds, out, args.seed)
+    result = render(config, camera, "world", args.seconds, out, args.seed)
+    wav, png = result.wav, result.png
     print(
         f"Done in {time.perf_counter() - t0:.1f} s. The camera saw, in turn: "
         + ", ".join(p.parent.name if p.parent != DEMO_MEDIA else p.stem for p in photos)
@@ -280,11 +310,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera", help="camera spec, overrides the config (e.g. slideshow:DIR)")
     p.add_argument("--output", help="audio output spec, overrides the config (e.g. wav:out.wav)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds")
-    p.add_argument("--view", action="store_true",
-                   help="serve the live view web page (default http://127.0.0.1:8080/; "
-                        "see [view] in the config)")
-    p.add_argument("--view-port", type=int, metavar="PORT",
-                   help="port of the live view (implies --view; default: view.port)")
+    p.add_argument(
+        "--view",
+        action="store_true",
+        help="serve the live view web page (default http://127.0.0.1:8080/; "
+        "see [view] in the config)",
+    )
+    p.add_argument(
+        "--view-port",
+        type=int,
+        metavar="PORT",
+        help="port of the live view (implies --view; default: view.port)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("render", help="the same pipeline offline, to a WAV and a PNG")
