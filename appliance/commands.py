@@ -136,6 +136,18 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------- run
+def power_off() -> None:
+    """Power the box off (the long-hold button). Needs permission: the installer's polkit
+    rule lets the service user run ``systemctl poweroff``."""
+    import subprocess
+
+    proc = subprocess.run(
+        ["systemctl", "poweroff", "--no-wall"], capture_output=True, text=True, timeout=20
+    )
+    if proc.returncode != 0:
+        raise SoundscapeError(f"systemctl poweroff failed: {proc.stderr.strip()}")
+
+
 def build_engine(config: Config, sink_spec: str | None = None, camera_spec: str | None = None):
     """Everything ``soundscape run`` starts, without starting it."""
     from appliance.audio.factory import open_sink
@@ -181,6 +193,7 @@ def build_engine(config: Config, sink_spec: str | None = None, camera_spec: str 
         camera_opener=opener,
         state=state,
         state_path=state_path,
+        on_shutdown=power_off if config.buttons.shutdown_hold_s > 0 else None,
     )
     return engine, corpus_set.problems
 

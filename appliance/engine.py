@@ -425,15 +425,27 @@ class Engine:
             self.mixer.play(self.cues.phrase("timer", text=text))
             self._update_state(timer_min=nxt)
         elif action is Action.SHUTDOWN:
+            if self.on_shutdown is None:
+                return
             self.mixer.play(self.cues.phrase("shutdown"))
-            time.sleep(2.0)
-            if self.on_shutdown is not None:
+            time.sleep(2.0)  # let the words be heard before the sound stops
+            try:
                 self.on_shutdown()
+            except Exception as exc:  # the box stays on: say so rather than go quiet
+                log.error("shutdown failed: %s", exc)
+                self.mixer.play(
+                    self.cues.phrase("problem", text="I could not shut down."), supersede=False
+                )
+                return
             self._stop.set()
         elif action is Action.QUIT:
             self._stop.set()
 
-    def _set_timer(self, minutes: int) -> None:
+    def set_sleep_timer(self, minutes: float) -> None:
+        """Start (or with 0, cancel) the sleep timer: fade out over ``timer_fade_s`` after it."""
+        self._set_timer(minutes)
+
+    def _set_timer(self, minutes: float) -> None:
         self._timer_deadline = time.monotonic() + 60 * minutes if minutes else None
         self._fade = 1.0
 

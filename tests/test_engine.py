@@ -216,3 +216,36 @@ def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
     tail = np.sqrt(np.mean(heard[-1200:] ** 2))  # the last 25 ms
     assert tail < steady / 4, f"no fade: tail {tail:.4f} vs steady {steady:.4f}"
     assert "Traceback" not in out
+
+
+def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
+    corpora, embedder, tmp_path: Path
+) -> None:
+    wav = tmp_path / "heard.wav"
+    sink = PacedSink(RATE, 512, 4, record=wav)
+    engine = _engine(corpora, embedder, sink, tmp_path)
+    engine.settings.timer_fade_s = 1.0
+    engine.start(announce_ready=False)
+    server = _serve(engine)
+    try:
+        engine.set_sleep_timer(1.0 / 60)  # one second
+        end = time.monotonic() + 8
+        while not engine.snapshot.sleeping and time.monotonic() < end:
+            time.sleep(0.05)
+        assert engine.snapshot.sleeping, "the timer never ended"
+        time.sleep(6.0)  # the goodnight words finish (about 5 s); then only silence
+        asleep_at = sink.frames_written
+        time.sleep(1.0)
+        engine.actions.put(Action.VOLUME_UP)  # any press wakes it
+        time.sleep(2.5)
+    finally:
+        engine.stop()
+        server.join(1)
+    assert not engine.snapshot.sleeping
+    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    _, score = _find(heard, engine.cues.phrase("sleeping")[:, 0])
+    assert score > 0.6, f"the fade was not announced ({score:.2f})"
+    asleep = heard[asleep_at : asleep_at + RATE // 2]
+    assert np.sqrt(np.mean(asleep**2)) < 1e-3, "still playing while asleep"
+    awake = heard[-RATE : -RATE // 2]
+    assert np.sqrt(np.mean(awake**2)) > 10 ** (-50 / 20), "no sound after waking"
