@@ -120,8 +120,10 @@ def test_bad_images_give_clear_errors(embedder: Embedder, tmp_path: Path) -> Non
 
 
 def test_cli_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[model]\npath = "{tmp_path / "gone.tflite"}"\n')
     proc = subprocess.run(
-        [sys.executable, "-m", "appliance", "demo", "--model", str(tmp_path / "gone.tflite")],
+        [sys.executable, "-m", "appliance", "demo", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,0 +1,346 @@
+"""``build_corpus``: a video (or a folder of videos) or a scene manifest → a corpus directory.
+
+Steps: decode every audio source once, resampled to 48 kHz (stereo when any
+source is stereo); place keyframes (every ``keyframe_interval_s`` of video, or
+a scene manifest's photos and their variants over each scene's stretch, see
+timeline.py); embed each keyframe with the appliance's model; map the
+embeddings to the matching space (features.py), store them as int8 with a
+scale per row; calibrate the probability mapping (calibrate.py); measure the
+loudness; speak the name. All of it is written into a temporary directory
+that replaces ``out_dir`` only when complete (fileformat.building_into).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from appliance.corpus import fileformat as ff
+from appliance.corpus.announce import render_announcement
+from appliance.corpus.augment import apply_variant
+from appliance.corpus.calibrate import VIDEO_EXCLUDE_S, calibrate
+from appliance.corpus.features import FeatureSpace
+from appliance.corpus.loudness import combine, file_loudness
+from appliance.corpus.manifest import SceneManifest, read_scene_manifest
+from appliance.corpus.model_id import cached_file_sha256, model_sha256
+from appliance.corpus.progress import Progress, no_progress
+from appliance.corpus.quantize import quantize_rows
+from appliance.corpus.sources import (
+    VIDEO_SUFFIXES,
+    decode_file,
+    fade_ends,
+    probe_channels,
+    to_int16,
+    video_frames_at,
+)
+from appliance.corpus.timeline import plan_keyframes
+from appliance.errors import CorpusError
+from appliance.vision.images import load_rgb
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 48000
+#: Bump when the same sources and model would now build a different corpus
+#: (features, variants, placement, calibration): cached demo corpora then rebuild.
+BUILDER_VERSION = 1
+#: The matching space every new corpus uses (the measured choice, corpora/README.md).
+DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True)
+#: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
+CENTER = False
+#: Photo variants embedded as extra keyframes (augment.py): measured, no clear gain for
+#: five times the build time (corpora/README.md), so just the photos by default.
+DEFAULT_VARIANTS: tuple[str, ...] = ("",)
+
+#: In-memory cache of pooled photo embeddings shared by several builds
+#: (ensure_demo_corpora): key (model sha256, photo sha256, variant, pooling).
+EmbedCache = dict[tuple[str, str, str, str], np.ndarray]
+#: Likewise for decoded audio: file sha256 → (int16 PCM at 48 kHz with the file's own
+#: 1 or 2 channels, ends faded; its loudness in LUFS).
+AudioCache = dict[str, tuple[np.ndarray, float]]
+
+
+@dataclass
+class _Staged:
+    """Everything a build gathers before writing."""
+
+    name: str
+    spoken_name: str
+    description: str
+    credits: str
+    channels: int
+    pcm: list[np.ndarray] = field(default_factory=list)
+    loudness: list[tuple[float, int]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    pooled: list[np.ndarray] = field(default_factory=list)
+    scene: list[str] = field(default_factory=list)
+    segment: list[str] = field(default_factory=list)
+    origin: list[str] = field(default_factory=list)
+    variant: list[str] = field(default_factory=list)
+    group: list[int] = field(default_factory=list)
+    scene_spans: list[tuple[str, float, float]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    audio_cache: AudioCache | None = None
+
+
+def _embed_pooled(embedder, rgb: np.ndarray, features: FeatureSpace) -> np.ndarray:
+    if features.needs_feature_map:
+        emb = embedder.embed_full(rgb)
+        return features.pool(emb.vector, emb.feature_map)
+    return features.pool(embedder.embed(rgb), None)
+
+
+def _add_audio(staged: _Staged, path: Path) -> float:
+    """Decode one file onto the end of the timeline; return its length, s.
+
+    A mono file in a stereo corpus is decoded as mono and copied to both
+    channels at the same level (FFmpeg's own mono→stereo upmix is 3 dB down).
+    """
+    key = cached_file_sha256(path) if staged.audio_cache is not None else ""
+    cached = staged.audio_cache.get(key) if staged.audio_cache is not None else None
+    if cached is None:
+        own = min(probe_channels(path), 2)
+        audio = fade_ends(decode_file(path, SAMPLE_RATE, own), SAMPLE_RATE)
+        cached = (to_int16(audio), file_loudness(audio, SAMPLE_RATE))
+        if staged.audio_cache is not None:
+            staged.audio_cache[key] = cached
+    pcm, lufs = cached
+    if pcm.shape[1] < staged.channels:
+        pcm = np.repeat(pcm, staged.channels, axis=1)
+    staged.loudness.append((lufs, pcm.shape[0]))
+    staged.pcm.append(pcm)
+    return pcm.shape[0] / SAMPLE_RATE
+
+
+def _stage_manifest(source: Path, embedder, features: FeatureSpace, variants: tuple[str, ...],
+                    progress: Progress, cache: EmbedCache | None, model_sha: str,
+                    audio_cache: AudioCache | None) -> _Staged:
+    manifest = read_scene_manifest(source)
+    audio_files = [a for s in manifest.scenes for a in s.audio]
+    channels = max(probe_channels(a) for a in dict.fromkeys(audio_files))
+    staged = _Staged(manifest.name, manifest.spoken_name, manifest.description, manifest.credits,
+                     min(channels, 2), files=manifest_files(manifest), audio_cache=audio_cache)
+    durations: dict[Path, float] = {}
+    for i, a in enumerate(audio_files):
+        progress("decoding audio", i, len(audio_files))
+        durations[a] = _add_audio(staged, a)
+    progress("decoding audio", len(audio_files), len(audio_files))
+    for scene in manifest.scenes:
+        got = sum(durations[a] for a in scene.audio)
+        if scene.audio_seconds is not None and abs(got - scene.audio_seconds) > 1.0:
+            log.warning("%s: scene %r has %.1f s of audio, the manifest says %.1f s",
+                        source, scene.name, got, scene.audio_seconds)
+    plan, staged.scene_spans = plan_keyframes(manifest, durations, variants)
+    photo_ids = {p: i for i, p in enumerate(dict.fromkeys(k.photo for k in plan))}
+    rgb_of: dict[Path, np.ndarray] = {}
+    digests: dict[Path, str] = {}
+    for i, k in enumerate(plan):
+        progress("embedding photos", i, len(plan))
+        digest = digests.setdefault(k.photo, cached_file_sha256(k.photo))
+        key = (model_sha, digest, k.variant, features.pooling)
+        vec = cache.get(key) if cache is not None else None
+        if vec is None:
+            if k.photo not in rgb_of:
+                rgb_of.clear()  # keep one decoded photo in memory
+                rgb_of[k.photo] = load_rgb(k.photo)
+            vec = _embed_pooled(embedder, apply_variant(k.variant, rgb_of[k.photo]), features)
+            if cache is not None:
+                cache[key] = vec
+        staged.times.append(k.time)
+        staged.pooled.append(vec)
+        staged.scene.append(k.scene)
+        staged.segment.append(k.segment)
+        staged.origin.append(k.photo.relative_to(manifest.root).as_posix())
+        staged.variant.append(k.variant)
+        staged.group.append(photo_ids[k.photo])
+    progress("embedding photos", len(plan), len(plan))
+    return staged
+
+
+def _video_files(source: Path) -> list[Path]:
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir()
+                       if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        if not files:
+            raise CorpusError(f"{source} holds no videos ({', '.join(VIDEO_SUFFIXES)}); give a "
+                              "video, a folder of videos or a scene manifest (.toml)")
+        return files
+    return [source]
+
+
+def _stage_videos(source: Path, embedder, features: FeatureSpace, interval: float,
+                  progress: Progress, name: str | None) -> _Staged:
+    files = _video_files(source)
+    channels = max(probe_channels(f) for f in files)
+    label = name or (source.name if source.is_dir() else source.stem)
+    staged = _Staged(label, label.replace("_", " ").replace("-", " "),
+                     f"Built from {source.name}", "", min(channels, 2), files=files)
+    stems = [f.stem for f in files]
+    durations = []
+    for i, f in enumerate(files):
+        progress("decoding audio", i, len(files))
+        durations.append(_add_audio(staged, f))
+    progress("decoding audio", len(files), len(files))
+    grids = [np.arange(0.0, d, interval) for d in durations]
+    total = sum(len(g) for g in grids)
+    done, offset = 0, 0.0
+    for f, stem, dur, grid in zip(files, stems, durations, grids, strict=True):
+        scene = stem if stems.count(stem) == 1 else f.name
+        staged.scene_spans.append((scene, offset, offset + dur))
+        for i, rgb in video_frames_at(f, grid):
+            progress("embedding frames", done, total)
+            done += 1
+            staged.times.append(offset + float(grid[i]))
+            staged.pooled.append(_embed_pooled(embedder, rgb, features))
+            staged.scene.append(scene)
+            staged.segment.append("")
+            staged.origin.append(f.name)
+            staged.variant.append("")
+            staged.group.append(int((offset + float(grid[i])) // VIDEO_EXCLUDE_S))
+        if not staged.times or staged.times[-1] < offset:
+            raise CorpusError(f"{f}: no video frame could be read at the start of the clip")
+        offset += dur
+    progress("embedding frames", total, total)
+    return staged
+
+
+def manifest_files(manifest: SceneManifest) -> list[Path]:
+    """Every file a scene manifest's corpus depends on: itself, its credits, its media."""
+    extra = [manifest.credits_file] if manifest.credits_file is not None else []
+    return [manifest.path, *extra, *manifest.files()]
+
+
+def source_fingerprint(files: list[Path], content: bool = True) -> str:
+    """sha256 over the builder version and each source file (its bytes, or size+mtime)."""
+    digest = hashlib.sha256(f"builder {BUILDER_VERSION}\n".encode())
+    for f in files:
+        if content:
+            part = cached_file_sha256(f)
+        else:
+            st = f.stat()
+            part = f"{st.st_size}:{st.st_mtime_ns}"
+        digest.update(f"{f.name}\n{part}\n".encode())
+    return digest.hexdigest()
+
+
+def build_corpus(
+    source: Path | str,
+    out_dir: Path | str,
+    embedder,
+    keyframe_interval_s: float = 1.0,
+    progress: Progress | None = None,
+    *,
+    name: str | None = None,
+    variants: tuple[str, ...] = DEFAULT_VARIANTS,
+    features: FeatureSpace = DEFAULT_FEATURES,
+    center: bool = CENTER,
+    embed_cache: EmbedCache | None = None,
+    audio_cache: AudioCache | None = None,
+) -> ff.Corpus:
+    """Build a corpus from ``source`` into ``out_dir`` and return it loaded.
+
+    ``source``: a scene manifest (``.toml``), a video with sound, or a folder
+    of videos (concatenated in name order; each file's stem is its scene).
+    ``keyframe_interval_s``: seconds between video keyframes (manifests place
+    their photos instead). ``progress(stage, done, total)`` is told how far the
+    build got. ``name`` overrides a video corpus' name (manifests name
+    themselves). ``embed_cache`` / ``audio_cache`` (dicts, filled as it goes)
+    let several builds share photo embeddings and decoded audio. Raises
+    CorpusError / MediaError / ImageError with a message naming the file;
+    ``out_dir`` is never left half-written.
+    """
+    source = Path(source)
+    out_dir = Path(out_dir)
+    progress = progress or no_progress
+    if not source.exists():
+        raise CorpusError(f"build source {source} not found")
+    if not keyframe_interval_s > 0:
+        raise CorpusError(f"keyframe interval must be positive, not {keyframe_interval_s}")
+    sha = model_sha256(embedder.model_path)
+    t0 = time.perf_counter()
+    with ff.building_into(out_dir) as tmp:
+        if source.is_file() and source.suffix.lower() == ".toml":
+            staged = _stage_manifest(source, embedder, features, variants, progress,
+                                     embed_cache, sha, audio_cache)
+            kind, fingerprint = "scene-manifest", source_fingerprint(staged.files)
+        else:
+            staged = _stage_videos(source, embedder, features, keyframe_interval_s, progress,
+                                   name)
+            kind, fingerprint = "video", source_fingerprint(staged.files, content=False)
+        _write(tmp, staged, source, kind, fingerprint, embedder, sha, features, center,
+               keyframe_interval_s, variants if kind == "scene-manifest" else ("",), t0)
+    return ff.load_corpus(out_dir, sha)
+
+
+def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, embedder,
+           sha: str, features: FeatureSpace, center: bool, interval: float,
+           variants: tuple[str, ...], t0: float) -> None:
+    pooled = np.stack(s.pooled).astype(np.float32)
+    if center:
+        features = features.fit_center(pooled)
+    vectors = features.finish(pooled)
+    q, scales = quantize_rows(vectors)
+    deq = q.astype(np.float32) * scales[:, None]
+    originals = np.array([v == "" for v in s.variant])
+    matching = calibrate(deq, np.asarray(s.group), originals)
+    audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
+    frames = int(audio.shape[0])
+    times = np.asarray(s.times, dtype=np.float64)
+    if times[0] != 0.0 or np.any(np.diff(times) <= 0):
+        raise CorpusError(f"{source}: keyframe times are not strictly increasing from 0 "
+                          "(a zero-length audio file?)")
+    scene_names = list(dict.fromkeys(n for n, _, _ in s.scene_spans))
+    segment_labels = list(dict.fromkeys(x for x in s.segment if x))
+    origins = list(dict.fromkeys(s.origin))
+    variant_names = list(dict.fromkeys(s.variant))
+    labels = np.array([
+        [scene_names.index(a), segment_labels.index(b) if b else -1, origins.index(c),
+         variant_names.index(v)]
+        for a, b, c, v in zip(s.scene, s.segment, s.origin, s.variant, strict=True)
+    ], dtype=np.int32).reshape(-1, 4)
+    arrays = {ff.AUDIO: np.ascontiguousarray(audio), ff.EMBEDDINGS: q, ff.SCALES: scales,
+              ff.LABELS: labels}
+    if features.center is not None:
+        arrays[ff.MEAN] = features.center
+    sums = ff.save_arrays(tmp, arrays)
+    announcement = render_announcement(s.spoken_name, tmp)
+    manifest = {
+        "format": ff.FORMAT,
+        "name": s.name,
+        "spoken_name": s.spoken_name,
+        "description": s.description,
+        "sample_rate": SAMPLE_RATE,
+        "channels": s.channels,
+        "frames": frames,
+        "duration_s": frames / SAMPLE_RATE,
+        "loudness_lufs": round(combine(s.loudness), 2),
+        "credits": s.credits,
+        "announcement": announcement,
+        "model": {"sha256": sha, "output_size": int(q.shape[1]),
+                  "file": Path(embedder.model_path).name},
+        "features": features.describe(),
+        "matching": matching.describe(),
+        "embeddings": {"dtype": "int8", "scale": "float32 per row", "keyframes": len(times)},
+        "crc32": sums,
+        "scene_names": scene_names,
+        "segment_labels": segment_labels,
+        "origins": origins,
+        "variants": variant_names,
+        "scene_spans": [[n, a, b] for n, a, b in s.scene_spans],
+        "source": {"kind": kind, "path": str(source.resolve()), "fingerprint": fingerprint},
+        "build": {
+            "builder": BUILDER_VERSION,
+            "keyframe_interval_s": interval if kind == "video" else None,
+            "photo_variants": list(variants),
+            "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+        "keyframe_times": [float(t) for t in times],
+    }
+    ff.write_manifest(tmp, manifest)
+

@@ -1,0 +1,345 @@
+"""The corpus on disk: one directory, no pickle, every field checked on load.
+
+::
+
+    corpus.json        the manifest (UTF-8 JSON, see load_corpus for every field)
+    audio.npy          int16 PCM, C-order (frames, channels), 48 kHz: memory-mapped on load
+    embeddings.npy     int8 (K, D): keyframe vectors in the matching space, one row each
+    scales.npy         float32 (K,): row k of the vectors is embeddings[k] * scales[k]
+    labels.npy         int32 (K, 4): scene index, segment index (-1: none), origin index,
+                       variant index (into the manifest's scene/segment/origin/variant lists)
+    feature_mean.npy   float32 (D,): only when the matching space is centred
+    announce.wav       the spoken name (only when espeak-ng was there at build time)
+
+Keyframe times (s, float64) are in the manifest. Keyframe k spans
+[t_k, t_{k+1}), the last one to the end of the audio; t_0 is 0. The small
+arrays carry a CRC-32 in the manifest (a bit flipped in an embedding is
+caught); the audio is checked by shape and size only, so opening a corpus
+stays a few milliseconds however long its audio.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from appliance.corpus.features import FeatureSpace
+from appliance.corpus.mapping import MappingParams
+from appliance.errors import CorpusError
+
+FORMAT = 1
+MANIFEST = "corpus.json"
+AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN = (
+    "audio.npy", "embeddings.npy", "scales.npy", "labels.npy", "feature_mean.npy")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class Corpus:
+    """A loaded corpus. Arrays are read-only; ``audio`` is a memory map (int16 (frames, ch))."""
+
+    path: Path
+    name: str
+    spoken_name: str
+    description: str
+    sample_rate: int
+    channels: int
+    duration_s: float
+    keyframe_times: np.ndarray
+    scenes: list[str]
+    segments: list[str]
+    loudness_lufs: float
+    credits: str
+    audio: np.ndarray
+    model_sha256: str
+    announcement: Path | None
+    embeddings: np.ndarray
+    scales: np.ndarray
+    features: FeatureSpace
+    matching: MappingParams
+    origins: list[str]
+    variants: list[str]
+    scene_names: list[str]
+    segment_labels: list[str]
+    source: dict[str, str] = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def num_keyframes(self) -> int:
+        return len(self.keyframe_times)
+
+    @property
+    def frames(self) -> int:
+        return int(self.audio.shape[0])
+
+    def keyframe_spans(self) -> np.ndarray:
+        """(K, 2) float64: start and end (s) of each keyframe's span."""
+        ends = np.append(self.keyframe_times[1:], self.duration_s)
+        return np.stack([self.keyframe_times, ends], axis=1)
+
+    def span_seconds(self) -> np.ndarray:
+        """(K,) float64: the length (s) of each keyframe's span."""
+        return np.diff(np.append(self.keyframe_times, self.duration_s))
+
+    def scene_spans(self) -> list[tuple[str, float, float]]:
+        """(scene name, start s, end s) for each scene's stretch, in timeline order (for plots)."""
+        spans = self.manifest.get("scene_spans")
+        return [(str(n), float(a), float(b)) for n, a, b in spans]
+
+    def audio_float32(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``start:stop`` as float32 stereo (frames, 2) in [-1, 1] (mono duplicated).
+
+        The whole corpus by default: 8 bytes per frame (a 13-minute corpus at
+        48 kHz is 300 MB), so prefer slices for long corpora.
+        """
+        pcm = self.audio[start:stop]
+        out = np.empty((pcm.shape[0], 2), dtype=np.float32)
+        np.multiply(pcm, np.float32(1.0 / 32767.0), out=out if pcm.shape[1] == 2 else out[:, :1],
+                    casting="unsafe")
+        if pcm.shape[1] == 1:
+            out[:, 1] = out[:, 0]
+        np.clip(out, -1.0, 1.0, out=out)
+        return out
+
+
+def crc32(array: np.ndarray) -> int:
+    """CRC-32 of an array's bytes (C order)."""
+    return zlib.crc32(np.ascontiguousarray(array).view(np.uint8).reshape(-1).data)
+
+
+def rebuild_hint(path: Path, source: object) -> str:
+    if isinstance(source, dict) and isinstance(source.get("path"), str):
+        return f"soundscape corpus build {source['path']} -o {path}"
+    return f"soundscape corpus build SOURCE -o {path}"
+
+
+def _load_npy(path: Path, name: str, *, mmap: bool = False) -> np.ndarray:
+    file = path / name
+    if not file.is_file():
+        raise CorpusError(f"corpus {path}: {name} is missing")
+    try:
+        arr = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise CorpusError(f"corpus {path}: {name} is corrupt ({exc})") from exc
+    if not isinstance(arr, np.ndarray):
+        raise CorpusError(f"corpus {path}: {name} is not a single array")
+    return arr
+
+
+def _expect(cond: bool, path: Path, what: str) -> None:
+    if not cond:
+        raise CorpusError(f"corpus {path}: {what}")
+
+
+def _field(m: dict, key: str, kind: type | tuple[type, ...], path: Path) -> object:
+    value = m.get(key)
+    ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
+    _expect(ok, path, f"manifest field {key!r} is missing or has the wrong type")
+    return value
+
+
+def _names(m: dict, key: str, path: Path) -> list[str]:
+    value = _field(m, key, list, path)
+    _expect(all(isinstance(v, str) for v in value), path, f"{key!r} must be a list of strings")
+    return list(value)
+
+
+def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
+    """Open and validate a corpus directory.
+
+    With ``model_sha256`` (the appliance's model), a corpus built with any
+    other model is refused with the command that rebuilds it. Every problem
+    raises :class:`CorpusError` naming the file and how to fix it.
+    """
+    path = Path(path)
+    mfile = path / MANIFEST
+    if not mfile.is_file():
+        what = "does not exist" if not path.exists() else f"has no {MANIFEST}"
+        raise CorpusError(f"corpus {path} {what}; build one with: soundscape corpus build "
+                          f"SOURCE -o {path}")
+    try:
+        m = json.loads(mfile.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorpusError(f"corpus {path}: {MANIFEST} is unreadable ({exc}); rebuild with: "
+                          f"soundscape corpus build SOURCE -o {path}") from exc
+    _expect(isinstance(m, dict), path, f"{MANIFEST} is not a JSON object")
+    hint = rebuild_hint(path, m.get("source"))
+    fmt = m.get("format")
+    _expect(fmt == FORMAT, path, f"format {fmt!r} is not {FORMAT}; rebuild with: {hint}")
+
+    model = _field(m, "model", dict, path)
+    sha = model.get("sha256")
+    _expect(isinstance(sha, str) and bool(_HEX64.match(sha)), path, "model sha256 is malformed")
+    if model_sha256 is not None and sha != model_sha256:
+        raise CorpusError(
+            f"corpus {path} was built with model {sha[:12]}…, this appliance uses "
+            f"{model_sha256[:12]}…; rebuild with: {hint}")
+    dim = model.get("output_size")
+    _expect(isinstance(dim, int) and dim > 0, path, "model output_size must be a positive integer")
+
+    name = _field(m, "name", str, path)
+    sr = _field(m, "sample_rate", int, path)
+    ch = _field(m, "channels", int, path)
+    frames = _field(m, "frames", int, path)
+    duration = float(_field(m, "duration_s", (int, float), path))
+    _expect(sr > 0 and ch in (1, 2) and frames > 0, path, "sample_rate, channels or frames invalid")
+    _expect(math.isclose(duration, frames / sr, abs_tol=1e-6), path,
+            "duration_s does not match frames / sample_rate")
+    loud = float(_field(m, "loudness_lufs", (int, float), path))
+    _expect(math.isfinite(loud), path, "loudness_lufs is not finite")
+
+    audio = _load_npy(path, AUDIO, mmap=True)
+    _expect(audio.dtype == np.int16 and audio.ndim == 2 and audio.shape == (frames, ch)
+            and audio.flags.c_contiguous, path,
+            f"{AUDIO} should be int16 C-order ({frames}, {ch}), found {audio.dtype} {audio.shape}")
+
+    raw_times = _field(m, "keyframe_times", list, path)
+    _expect(len(raw_times) > 0 and all(isinstance(t, int | float) and not isinstance(t, bool)
+                                       for t in raw_times), path,
+            "keyframe_times must be a non-empty list of numbers")
+    times = np.asarray(raw_times, dtype=np.float64)
+    k = len(times)
+    _expect(bool(np.all(np.isfinite(times))) and times[0] == 0.0
+            and bool(np.all(np.diff(times) > 0)) and times[-1] < duration, path,
+            "keyframe_times must start at 0, increase strictly and stay inside the audio")
+
+    sums = _field(m, "crc32", dict, path)
+    emb = _load_npy(path, EMBEDDINGS)
+    _expect(emb.dtype == np.int8 and emb.shape == (k, dim), path,
+            f"{EMBEDDINGS} should be int8 ({k}, {dim}), found {emb.dtype} {emb.shape}")
+    scales = _load_npy(path, SCALES)
+    _expect(scales.dtype == np.float32 and scales.shape == (k,)
+            and bool(np.all(np.isfinite(scales))) and bool(np.all(scales > 0)), path,
+            f"{SCALES} should be {k} positive float32 scales")
+    labels = _load_npy(path, LABELS)
+    _expect(labels.dtype == np.int32 and labels.shape == (k, 4), path,
+            f"{LABELS} should be int32 ({k}, 4)")
+    arrays = {EMBEDDINGS: emb, SCALES: scales, LABELS: labels}
+    feat_desc = m.get("features")
+    center = None
+    if isinstance(feat_desc, dict) and feat_desc.get("center") is True:
+        center = _load_npy(path, MEAN)
+        _expect(center.dtype == np.float32 and center.shape == (dim,)
+                and bool(np.all(np.isfinite(center))), path, f"{MEAN} should be float32 ({dim},)")
+        arrays[MEAN] = center
+    for fname, arr in arrays.items():
+        _expect(sums.get(fname) == crc32(arr), path,
+                f"{fname} does not match its checksum (corrupt); rebuild with: {hint}")
+
+    scene_names = _names(m, "scene_names", path)
+    segment_labels = _names(m, "segment_labels", path)
+    origins = _names(m, "origins", path)
+    variants = _names(m, "variants", path)
+    for col, names, allow_none in ((0, scene_names, False), (1, segment_labels, True),
+                                   (2, origins, False), (3, variants, False)):
+        lo = -1 if allow_none else 0
+        _expect(bool(np.all((labels[:, col] >= lo) & (labels[:, col] < len(names)))), path,
+                f"{LABELS} column {col} indexes outside its name list")
+    spans = m.get("scene_spans")
+    _expect(isinstance(spans, list) and all(
+        isinstance(s, list) and len(s) == 3 and s[0] in scene_names
+        and all(isinstance(x, int | float) for x in s[1:]) for s in spans), path,
+        "scene_spans must be [name, start, end] triples")
+    starts = [float(a) for _, a, _ in spans]
+    ends = [float(b) for _, _, b in spans]
+    _expect(len(spans) > 0 and starts[0] == 0.0
+            and math.isclose(ends[-1], duration, abs_tol=1e-3)
+            and all(a < b for a, b in zip(starts, ends, strict=True))
+            and all(math.isclose(b, a, abs_tol=1e-6) for b, a in zip(ends[:-1], starts[1:],
+                                                                     strict=True)), path,
+            "scene_spans must tile the timeline from 0 to duration_s")
+
+    features = FeatureSpace.from_description(feat_desc, center, f"corpus {path}")
+    matching = MappingParams.from_description(m.get("matching"), f"corpus {path}")
+    ann = m.get("announcement")
+    _expect(ann is None or (isinstance(ann, str) and "/" not in ann), path,
+            "announcement must be a file name or null")
+    announcement = None
+    if ann is not None:
+        announcement = path / ann
+        _expect(announcement.is_file(), path, f"{ann} is missing; rebuild with: {hint}")
+
+    scene_of = [scene_names[i] for i in labels[:, 0]]
+    segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]
+    for arr in (emb, scales, labels, times):
+        arr.flags.writeable = False
+    return Corpus(
+        path=path, name=name,
+        spoken_name=str(_field(m, "spoken_name", str, path)),
+        description=str(_field(m, "description", str, path)),
+        sample_rate=sr, channels=ch, duration_s=duration, keyframe_times=times,
+        scenes=scene_of, segments=segment_of, loudness_lufs=loud,
+        credits=str(_field(m, "credits", str, path)), audio=audio, model_sha256=sha,
+        announcement=announcement, embeddings=emb, scales=scales, features=features,
+        matching=matching, origins=[origins[i] for i in labels[:, 2]],
+        variants=[variants[i] for i in labels[:, 3]], scene_names=scene_names,
+        segment_labels=segment_labels,
+        source=m.get("source") if isinstance(m.get("source"), dict) else {}, manifest=m,
+    )
+
+
+def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Write each array as ``.npy`` (no pickle); return the CRC-32 of each."""
+    sums = {}
+    for fname, arr in arrays.items():
+        np.save(directory / fname, arr, allow_pickle=False)
+        if fname != AUDIO:
+            sums[fname] = crc32(arr)
+    return sums
+
+
+def write_manifest(directory: Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=1, ensure_ascii=False, allow_nan=False)
+    (directory / MANIFEST).write_text(text + "\n", encoding="utf-8")
+
+
+@contextmanager
+def building_into(out_dir: Path) -> Iterator[Path]:
+    """Yield a fresh temporary directory beside ``out_dir``; on success it replaces ``out_dir``.
+
+    On any failure (or Ctrl-C) the temporary directory is removed and
+    ``out_dir`` is left as it was: a half-written corpus never appears.
+    ``out_dir`` may be missing, empty, or an existing corpus (replaced);
+    anything else is refused.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise CorpusError(f"{out_dir} exists and is not a directory; choose another -o")
+        if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+            raise CorpusError(f"{out_dir} exists and is not a corpus; refusing to replace it "
+                              "(choose another -o or remove it)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a corpus is an ordinary folder
+    try:
+        yield tmp
+        old = None
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "corpus")
+        try:
+            os.replace(tmp, out_dir)
+        except OSError:
+            if old is not None:  # put the previous corpus back
+                os.replace(old / "corpus", out_dir)
+            raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

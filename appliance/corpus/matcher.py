@@ -1,0 +1,117 @@
+"""Matching a camera frame against a corpus: distances → p per keyframe → masses per scene.
+
+The live loop calls, for each frame::
+
+    p = matcher.probabilities(embedding)   # embedding = embedder.embed_full(frame),
+                                           # or embedder.embed(frame) when
+                                           # not matcher.needs_feature_map
+
+and hands ``p`` (float64 (K,), sums to 1, a probability per keyframe) to the
+synthesizer. When the camera is lost it relaxes to ``matcher.uniform()``.
+
+Cost per frame: one pass over the K×D int8 keyframe rows plus O(K) work.
+Small corpora (≤ ``DENSE_MAX`` keyframes) keep a float32 copy and use BLAS;
+large ones use a single-threaded Numba int8 kernel (kernel.py): 36,000
+keyframes in under 10 ms (``scripts/bench``, key ``match_ms_36k``).
+
+When both the distances and p are wanted (e.g. to show the nearest
+keyframes), call :meth:`Matcher.distances` once and then
+:meth:`Matcher.probabilities_from_distances`, not both methods.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.corpus.fileformat import Corpus
+from appliance.corpus.mapping import probabilities as map_probabilities
+
+#: Up to this many keyframes (32 MB of float32 at 2048-d) the rows are kept as float32.
+DENSE_MAX = 4096
+
+
+class Matcher:
+    """Distances and probabilities for one loaded corpus (not thread-safe)."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.corpus = corpus
+        self.features = corpus.features
+        self.params = corpus.matching
+        spans = corpus.span_seconds()
+        self._uniform = spans / spans.sum()
+        self._uniform.flags.writeable = False
+        q, scales = corpus.embeddings, corpus.scales
+        self.dense = q.shape[0] <= DENSE_MAX
+        if self.dense:
+            self._rows = q.astype(np.float32) * scales[:, None]
+            self._sq = np.einsum("kd,kd->k", self._rows, self._rows).astype(np.float64)
+        else:
+            from appliance.corpus.kernel import int8_sqnorm
+
+            self._rows = q
+            self._scales = scales.astype(np.float64)
+            self._sq = int8_sqnorm(q).astype(np.float64) * self._scales**2
+            self._dot = np.empty(q.shape[0], dtype=np.float32)
+        self._scene_idx = np.asarray([corpus.scene_names.index(s) for s in corpus.scenes])
+        seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
+        self._segment_idx = np.asarray(seg, dtype=np.int64)
+
+    @property
+    def needs_feature_map(self) -> bool:
+        """True when frames must be embedded with ``embed_full`` (the corpus pools regions)."""
+        return self.features.needs_feature_map
+
+    def transform(self, x) -> np.ndarray:
+        """A raw embedding (the (D,) pooled vector, or an Embedding) → the matching space."""
+        if hasattr(x, "vector"):
+            return self.features(x.vector, x.feature_map)
+        return self.features(np.asarray(x, dtype=np.float32), None)
+
+    def distances(self, x) -> np.ndarray:
+        """Euclidean distances (float64 (K,)) in the matching space from a frame to each keyframe.
+
+        ``x``: the embedder's pooled vector (D,) or an Embedding (vector + feature map).
+        """
+        v = self.transform(x)
+        if self.dense:
+            dots = (self._rows @ v).astype(np.float64)
+        else:
+            from appliance.corpus.kernel import int8_dot
+
+            dots = int8_dot(self._rows, v, self._dot).astype(np.float64) * self._scales
+        d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
+        return np.sqrt(np.maximum(d2, 0.0))
+
+    def probabilities(self, x) -> np.ndarray:
+        """p per keyframe (float64 (K,), sums to 1) for a frame; see mapping.py for the map."""
+        return map_probabilities(self.distances(x), self._uniform, self.params)
+
+    def probabilities_from_distances(self, d: np.ndarray) -> np.ndarray:
+        """p per keyframe from distances already computed with :meth:`distances`."""
+        return map_probabilities(d, self._uniform, self.params)
+
+    def uniform(self) -> np.ndarray:
+        """The distribution to relax to when the camera is lost: p ∝ span, every second alike."""
+        return self._uniform.copy()
+
+    def scene_masses(self, p: np.ndarray) -> dict[str, float]:
+        """Sum of p over each scene's keyframes (sums to 1), in timeline order."""
+        sums = np.bincount(self._scene_idx, weights=p, minlength=len(self.corpus.scene_names))
+        return {n: float(m) for n, m in zip(self.corpus.scene_names, sums, strict=True)}
+
+    def segment_masses(self, p: np.ndarray) -> dict[str, float]:
+        """Sum of p over each labelled segment's keyframes ({} when the corpus has none)."""
+        labels = self.corpus.segment_labels
+        if not labels:
+            return {}
+        inside = self._segment_idx >= 0
+        sums = np.bincount(self._segment_idx[inside], weights=p[inside], minlength=len(labels))
+        return {n: float(m) for n, m in zip(labels, sums, strict=True)}
+
+    def top(self, p: np.ndarray, d: np.ndarray, n: int = 5) -> list[dict[str, object]]:
+        """The ``n`` most probable keyframes: time (s), scene, segment, origin, distance, p."""
+        order = np.argsort(-p, kind="stable")[:n]
+        c = self.corpus
+        return [{"time": float(c.keyframe_times[k]), "scene": c.scenes[k],
+                 "segment": c.segments[k], "origin": c.origins[k], "variant": c.variants[k],
+                 "distance": float(d[k]), "p": float(p[k])} for k in order]
