@@ -294,9 +294,16 @@ class Engine:
         if current is None:
             return
         t0 = time.perf_counter()
-        vector = self.embedder.embed(frame)
+        matcher = current.matcher
+        # Some corpora pool image regions too: only then pay for the feature map.
+        x = (
+            self.embedder.embed_full(frame)
+            if matcher.needs_feature_map
+            else self.embedder.embed(frame)
+        )
         t1 = time.perf_counter()
-        p = current.matcher.probabilities(vector)
+        distances = matcher.distances(x)
+        p = matcher.probabilities_from_distances(distances)
         self._audio_cmds.put(("p", current.generation, p))
         self._last_p = p
         self._inference_ms = 1000 * (t1 - t0)
@@ -305,7 +312,6 @@ class Engine:
         self.last_vision_at = now
         self._vision_times = [t for t in self._vision_times if now - t < 5.0] + [now]
         top_idx = np.argsort(-p)[:5]
-        distances = current.matcher.distances(vector)
         times = current.corpus.keyframe_times
         top = tuple(
             (float(times[i]), current.corpus.scenes[i], float(distances[i])) for i in top_idx

@@ -35,16 +35,20 @@ def decode_audio(path: Path | str, sample_rate: int, channels: int = 2) -> np.nd
                 f"{path} has no audio track; a corpus needs sound aligned with its pictures"
             )
         stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout=_LAYOUTS[channels], rate=sample_rate)
+        # Resample in the source's own layout (mono stays mono), then duplicate or
+        # average here: libswresample's mono→stereo upmix is 3 dB down per channel.
+        native = 1 if stream.codec_context.channels == 1 else 2
+        resampler = av.AudioResampler(format="flt", layout=_LAYOUTS[native], rate=sample_rate)
         chunks: list[np.ndarray] = []
         try:
             for frame in container.decode(stream):
-                chunks.extend(
-                    f.to_ndarray().reshape(-1, channels) for f in resampler.resample(frame)
-                )
-            chunks.extend(f.to_ndarray().reshape(-1, channels) for f in resampler.resample(None))
+                chunks.extend(f.to_ndarray().reshape(-1, native) for f in resampler.resample(frame))
+            chunks.extend(f.to_ndarray().reshape(-1, native) for f in resampler.resample(None))
         except av.error.FFmpegError as exc:
             raise MediaError(f"{path}: audio could not be decoded: {exc}") from exc
     if not chunks:
         raise MediaError(f"{path}: the audio track is empty")
-    return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
+    audio = np.concatenate(chunks)
+    if native != channels:
+        audio = np.repeat(audio, 2, axis=1) if channels == 2 else audio.mean(axis=1, keepdims=True)
+    return np.ascontiguousarray(audio, dtype=np.float32)

@@ -56,7 +56,8 @@ def _find(signal_: np.ndarray, cue: np.ndarray) -> tuple[int, float]:
     size = 1 << (n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(signal_, size) * np.conj(np.fft.rfft(cue, size)), size)
     corr = corr[: len(signal_) - len(cue) + 1]
-    energy = np.convolve(signal_**2, np.ones(len(cue)), "valid")
+    c = np.concatenate([[0.0], np.cumsum(signal_.astype(np.float64) ** 2)])
+    energy = c[len(cue) :] - c[: len(c) - len(cue)]  # moving sum over len(cue) samples
     score = corr / np.sqrt(np.maximum(energy, 1e-12) * np.sum(cue**2))
     i = int(np.argmax(score))
     return i, float(score[i])
@@ -146,6 +147,9 @@ def test_volume_limits_and_mute_are_audible_and_persist(corpora, embedder, tmp_p
         for _ in range(12):
             engine.handle(Action.VOLUME_UP)
         assert engine.state.volume == 1.0
+        # Quick presses supersede each other's pending answers: the wearer hears
+        # the state arrived at ("Maximum volume."), not twelve stale beeps.
+        time.sleep(2.5)
         engine.handle(Action.TOGGLE_MUTE)
         assert load_state(tmp_path / "state.json").muted is True
         time.sleep(7.0)  # "Maximum volume." then "Muted. Hold volume down again for sound."
