@@ -26,7 +26,8 @@ TRIPWIRES = ("apt-get", "apt", "dpkg", "useradd", "usermod", "userdel", "groupad
              "runuser", "rsync", "install", "ln", "chown", "chmod", "mv", "rm", "cp", "pip",
              "pip3", "mkdir")
 #: Paths outside the prefix that a real install creates.
-SYSTEM_PATHS = [Path("/etc/polkit-1/rules.d/50-soundscape.rules"), Path("/etc/soundscape"), Path("/etc/systemd/system/soundscape.service"),
+SYSTEM_PATHS = [Path("/etc/polkit-1/rules.d/50-soundscape.rules"), Path("/etc/soundscape"),
+                Path("/etc/systemd/system/soundscape.service"),
                 Path("/etc/systemd/system/soundscape.service.d"), Path("/var/cache/soundscape"),
                 Path("/var/lib/soundscape"), Path("/usr/local/bin/soundscape")]
 
