@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -97,6 +98,38 @@ def two_regions(waterfall: Source) -> Source:
     crickets = _decode("night/night_crickets_desert.ogg")
     audio = np.concatenate([waterfall.audio[: 10 * SR], crickets[: 10 * SR]])
     return Source.from_audio(audio, SR)
+
+
+@pytest.fixture(scope="module")
+def pcm_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """60 s of a real stereo recording as a corpus stores it (int16, rint(x · 32767)), and
+    its left channel as a mono corpus; loudness figures measured as the builder does
+    (on the audio as stereo, mono duplicated)."""
+    x = _decode("night/night_insects_frogs.ogg")
+    assert x.shape[0] > 59 * SR and x.shape[1] == 2
+    directory = tmp_path_factory.mktemp("pcm")
+    files: dict[str, object] = {}
+    for name, audio in (("stereo", x), ("mono", np.ascontiguousarray(x[:, :1]))):
+        path = directory / f"{name}.npy"
+        np.save(path, np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16))
+        as_stereo = audio if audio.shape[1] == 2 else np.repeat(audio, 2, axis=1)
+        files[name] = path
+        files[f"{name}_lufs"] = measure_loudness(as_stereo, SR)
+    return files
+
+
+def _corpus(audio: np.ndarray, loudness_lufs: float) -> SimpleNamespace:
+    """What Source.from_corpus reads of an appliance.corpus.Corpus."""
+    times = np.arange(0.0, audio.shape[0] / SR, 1.0)
+    return SimpleNamespace(audio=audio, keyframe_times=times, loudness_lufs=loudness_lufs)
+
+
+def _rss_anon_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
 
 
 def _region_p(k: int, weights: dict[int, float]) -> np.ndarray:
@@ -219,21 +252,22 @@ def test_steady_loudness_and_no_silence(name: str, request: pytest.FixtureReques
 
 
 def test_corpora_of_different_loudness_play_at_the_same_level(
-    waterfall: Source, rain: Source
+    waterfall: Source, drizzle: Source
 ) -> None:
-    assert abs(waterfall.loudness_lufs - rain.loudness_lufs) > 2.0  # really different
+    # -14.5 and -19.7 LUFS as decoded (both stereo files).
+    assert abs(waterfall.loudness_lufs - drizzle.loudness_lufs) > 3.0  # really different
     levels = []
-    for source in (waterfall, rain):
+    for source in (waterfall, drizzle):
         g = Granulator(seed=4)
         g.set_source(source, crossfade=False)
         levels.append(measure_loudness(render(g, 8.0)[SR:], SR))
     assert abs(levels[0] - levels[1]) < 0.7, levels
     assert all(abs(level - (-23.0)) < 1.0 for level in levels), levels
     # Without the right loudness figure the levels would differ by the corpora's difference.
-    wrong = Source(rain.audio, rain.keyframe_times, waterfall.loudness_lufs)
+    wrong = Source(drizzle.audio, drizzle.keyframe_times, waterfall.loudness_lufs)
     g = Granulator(seed=4)
     g.set_source(wrong, crossfade=False)
-    assert measure_loudness(render(g, 8.0)[SR:], SR) - levels[0] > 1.5
+    assert levels[1] - measure_loudness(render(g, 8.0)[SR:], SR) > 3.0
 
 
 # --- corpus switching ---------------------------------------------------------------------
@@ -439,7 +473,9 @@ def test_probability_published_from_another_thread(rain: Source) -> None:
     assert np.allclose(g.smoothed_p, last["p"], atol=1e-4)
 
 
-def test_render_allocates_nothing(rain: Source, cow: Source) -> None:
+def test_render_allocates_nothing(
+    rain: Source, cow: Source, pcm_files: dict[str, object]
+) -> None:
     from numba import njit
     from numba.core.runtime import _nrt_python, rtsys
 
@@ -455,6 +491,8 @@ def test_render_allocates_nothing(rain: Source, cow: Source) -> None:
     s16 = np.zeros(2 * BLOCK, dtype=np.int16)
     overlay = np.full((BLOCK, 2), 0.9, dtype=np.float32)  # exercises the limiter
     g.render(out)
+    mm = np.load(pcm_files["stereo"], mmap_mode="r")
+    corpus = Source.from_corpus(_corpus(mm, pcm_files["stereo_lufs"]))
     args = (*g._state, overlay, out, g._no_s16, g._no_s32, 0)
     _nrt_python.memsys_enable_stats()
     try:
@@ -468,6 +506,8 @@ def test_render_allocates_nothing(rain: Source, cow: Source) -> None:
             g.render_int16(s16)
             if i == 50:
                 g.set_source(cow)  # the switch happens inside render
+            if i == 120:
+                g.set_source(corpus)  # to a memory-mapped int16 corpus
         used = rtsys.get_allocation_stats().alloc - before
     finally:
         _nrt_python.memsys_disable_stats()
@@ -483,4 +523,55 @@ def test_wrong_dtype_raises_instead_of_compiling(cow: Source) -> None:
         g.render_int16(np.zeros(2 * BLOCK, dtype=np.int32))
     with pytest.raises(ValueError, match="block_size"):
         g.render(np.zeros((BLOCK // 2, 2), dtype=np.float32))
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    for audio in (np.zeros((SR, 2), np.float32), np.zeros((SR, 2), np.int32)):  # int16 only
+        with pytest.raises(TypeError):
+            g._kernel(audio, *g._state[1:], g._no_f32, out, g._no_s16, g._no_s32, 0)
     assert len(g._kernel.signatures) == 1
+
+
+# --- int16 corpora played from a memory map ---------------------------------------------
+
+
+def test_memmapped_int16_corpus_plays_in_place(pcm_files: dict[str, object]) -> None:
+    Granulator()  # the kernel loaded before measuring
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    before = _rss_anon_bytes()
+    mm = np.load(pcm_files["stereo"], mmap_mode="r")
+    assert not mm.flags.writeable and mm.dtype == np.int16
+    source = Source.from_corpus(_corpus(mm, pcm_files["stereo_lufs"]))
+    assert source.audio is mm
+    assert np.shares_memory(source.pcm, mm) and source.pcm.dtype == np.int16
+    g = Granulator(seed=1)
+    g.set_source(source, crossfade=False)
+    peak = 0.0
+    for _ in range(round(3.0 * SR / BLOCK)):
+        g.render(out)
+        peak = max(peak, float(np.abs(out).max()))
+    grown = _rss_anon_bytes() - before
+    assert grown < mm.nbytes // 4, f"anonymous memory grew by {grown} bytes"  # no copy
+    assert 0.01 < peak < 1.0
+    assert g.stats.grains_started >= 290
+
+
+@pytest.mark.parametrize(("layout", "pitch_jitter"), [("stereo", 0.0), ("mono", 0.0),
+                                                     ("stereo", 1.0)])
+def test_int16_corpus_plays_at_the_float32_level(
+    layout: str, pitch_jitter: float, pcm_files: dict[str, object]
+) -> None:
+    mm = np.load(pcm_files[layout], mmap_mode="r")
+    lufs = pcm_files[f"{layout}_lufs"]
+    # What the appliance played before: Corpus.audio_float32() (÷ 32767, mono duplicated).
+    f32 = np.repeat(mm, 2 // mm.shape[1], axis=1).astype(np.float32) / np.float32(32767.0)
+    corpus = _corpus(mm, lufs)
+    sources = (Source.from_corpus(corpus), Source(f32, corpus.keyframe_times, lufs))
+    ys = []
+    for source in sources:
+        g = Granulator(params=GrainParams(pitch_jitter_semitones=pitch_jitter), seed=4)
+        g.set_source(source, crossfade=False)
+        ys.append(render(g, 6.0).astype(np.float64))
+    rms = [math.sqrt(np.mean(y**2)) for y in ys]
+    assert abs(rms[0] / rms[1] - 1.0) < 1e-4, rms
+    # The same grains, sample by sample: only int16 rounding and 32767 vs 32768 differ.
+    assert np.abs(ys[0] - ys[1]).max() < 1e-3 * np.abs(ys[1]).max()
+    assert measure_loudness(ys[0][SR:], SR) == pytest.approx(-23.0, abs=1.0)

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from appliance.synth import (
     measure_loudness,
     warm_up,
 )
+from appliance.synth.source import to_pcm
 
 SR = 48000
 
@@ -103,7 +105,11 @@ def test_source_from_audio_converts_and_measures() -> None:
 @pytest.mark.parametrize(
     ("audio", "times", "message"),
     [
-        (np.zeros((10, 2)), np.array([0.0]), "float32"),
+        (np.zeros((10, 2)), np.array([0.0]), "int16 or float32"),
+        (np.zeros((10, 2), np.int32), np.array([0.0]), "int16 or float32"),
+        (np.zeros(10, np.int16), np.array([0.0]), "int16 or float32"),
+        (np.zeros((10, 3), np.int16), np.array([0.0]), "1 or 2 channels"),
+        (np.zeros((10, 2), np.int16)[::2], np.array([0.0]), "C-contiguous"),
         (np.zeros((10, 3), np.float32), np.array([0.0]), "1 or 2 channels"),
         (np.zeros((10, 2), np.float32)[::2], np.array([0.0]), "C-contiguous"),
         (np.full((10, 1), np.nan, np.float32), np.array([0.0]), "NaN"),
@@ -115,6 +121,68 @@ def test_source_from_audio_converts_and_measures() -> None:
 def test_source_rejects_bad_inputs(audio: np.ndarray, times: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Source(audio, times, -23.0)
+
+
+def test_int16_sources_are_used_in_place_and_float32_ones_quantized() -> None:
+    pcm = np.array([[-32768, 32767], [0, 1], [-1, 16384]], dtype=np.int16)
+    s = Source(pcm, np.array([0.0]), -23.0)
+    assert s.audio is pcm and s.pcm.base is pcm and np.array_equal(s.pcm, pcm)
+    f = Source(pcm / np.float32(32768.0), np.array([0.0]), -23.0)
+    assert f.audio.dtype == np.float32 and f.pcm.dtype == np.int16
+    assert np.array_equal(f.pcm, pcm)  # x · 32768 rounds back exactly
+    over = np.array([[1.0, -1.5], [0.49999, 3e-5]], np.float32)
+    assert np.array_equal(to_pcm(over), [[32767, -32768], [16384, 1]])  # clipped, rounded
+    read_only = np.zeros((SR, 2), np.int16)
+    read_only.flags.writeable = False
+    s = Source.from_audio(read_only, SR, loudness_lufs=-30.0)
+    assert s.audio is read_only and np.shares_memory(s.pcm, read_only)
+    line = np.arange(-3, 3, dtype=np.int16)
+    mono = Source.from_audio(line, SR, loudness_lufs=-30.0)
+    assert mono.pcm.shape == (6, 1) and np.shares_memory(mono.pcm, line)
+
+
+def test_int16_loudness_is_measured_at_full_scale_32768() -> None:
+    tone = sine(997, 3.0, 0.5)
+    pcm = np.rint(tone * 32768.0).astype(np.int16)
+    assert measure_loudness(pcm, SR) == pytest.approx(measure_loudness(tone, SR), abs=1e-3)
+    s = Source.from_audio(pcm, SR)
+    assert s.audio is not None and s.audio.dtype == np.int16
+    assert s.loudness_lufs == pytest.approx(-3.01 - 6.02, abs=0.03)
+
+
+def test_from_corpus_takes_the_corpus_audio_and_figures() -> None:
+    times = np.array([0.0, 1.0])
+    for channels, lufs in ((2, -20.0), (1, -20.0 - 10.0 * math.log10(2.0))):
+        pcm = np.zeros((2 * SR, channels), np.int16)
+        pcm.flags.writeable = False
+        corpus = SimpleNamespace(audio=pcm, keyframe_times=times, loudness_lufs=-20.0)
+        s = Source.from_corpus(corpus)
+        assert s.audio is pcm and np.shares_memory(s.pcm, pcm)
+        assert np.array_equal(s.keyframe_times, times) and s.keyframe_times.dtype == np.float64
+        # The manifest figure is for the audio as stereo: a mono corpus plays as mono.
+        assert s.loudness_lufs == pytest.approx(lufs)
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_int16_samples_play_at_full_scale_32768(channels: int) -> None:
+    # A constant source and one 100 ms grain with pan and pitch fixed: in the grain's flat
+    # middle the output is sample / 32768 × overlap gain × pan (loudness gain 1, no limiting).
+    params = GrainParams(grain_min_s=0.1, grain_max_s=0.1, grains_per_s=1.0, onset_jitter=0.0,
+                         pan_spread=0.0, attack_release=0.5)
+    gain = 1.0 / math.sqrt(params.expected_overlap()) * (math.sqrt(2.0) if channels == 2 else 1.0)
+    expected = 2048 / 32768 * gain * math.cos(math.pi / 4.0)
+    pcm = np.full((SR, channels), 2048, np.int16)
+    for source in (Source(pcm, np.array([0.0]), -23.0),
+                   Source(pcm / np.float32(32768.0), np.array([0.0]), -23.0)):
+        g = Granulator(params=params)
+        g.set_source(source, crossfade=False)
+        out = np.zeros((512, 2), dtype=np.float32)
+        y = []
+        for _ in range(10):
+            g.render(out)
+            y.append(out.copy())
+        flat = np.concatenate(y)[round(0.03 * SR) : round(0.07 * SR)]
+        assert np.allclose(flat, expected, rtol=1e-6, atol=0.0), (flat.min(), expected)
 
 
 def test_keyframes_must_lie_inside_the_audio() -> None:

@@ -11,7 +11,7 @@ import hashlib
 import math
 from pathlib import Path
 
-from numba import float32, float64, int16, int32, int64, njit, void
+from numba import float32, float64, int16, int32, int64, njit, types, void
 
 from appliance.synth.grain import render_voices, spawn
 from appliance.synth.layout import (
@@ -54,10 +54,15 @@ def _stamp() -> str:
     return h.hexdigest()
 
 
+# Source audio is int16 PCM only (Source.pcm), typed read-only so a memory-mapped corpus
+# (np.load(..., mmap_mode="r")) is read in place; a writable int16 array converts to it.
+# One signature: any two sources crossfade, and the cold compile stays one kernel's.
+PCM = types.Array(int16, 2, "C", readonly=True)
+
 RENDER_SIGNATURE = void(
-    float32[:, ::1],  # audio of layer slot 0 (frames, channels)
+    PCM,  # int16 audio of layer slot 0 (frames, channels), full scale 32768
     float64[:, ::1],  # kf of slot 0 (KF_ROWS, K)
-    float32[:, ::1],  # audio of slot 1
+    PCM,  # audio of slot 1
     float64[:, ::1],  # kf of slot 1
     float64[:, :, ::1],  # voices (2, max_voices, V_FIELDS)
     float64[::1],  # fstate

@@ -26,6 +26,7 @@ from appliance.synth.layout import (
     I_SLOT_STRIDE,
     I_STARTED,
     LOG_SIZE,
+    PCM_SCALE,
     S_LOG_COUNT,
     V_ACTIVE,
     V_AGE,
@@ -106,6 +107,9 @@ def spawn(voices, audio, kf, fstate, istate, slot, rng, onset, pan_center):
 # loop; and no array views are made (each would cost an atomic refcount pair). They are
 # plain calls (a few per voice per block); the window polynomial is inlined into them.
 # fastmath contract only lets LLVM fuse multiply-adds (FMA): rounding differs, nothing else.
+# ``src`` is int16 PCM: each sample is widened to float32 as it is read, and the 1/32768
+# full scale is folded into the gains gl/gr (a power of two: the same bits as reading
+# float32 audio equal to pcm/32768).
 _U1 = np.uint64(1)
 _U2 = np.uint64(2)
 
@@ -117,15 +121,15 @@ def _mix_taper(src, at, channels, left, right, o, n, x0, dx, gl, gr):
     if channels == 1:
         for j in range(n):
             k = np.uint64(j)
-            s = src[at + k] * rise(x0 + np.float32(np.int32(j)) * dx)
+            s = np.float32(src[at + k]) * rise(x0 + np.float32(np.int32(j)) * dx)
             left[o + k] += s * gl
             right[o + k] += s * gr
     else:
         for j in range(n):
             k = np.uint64(j)
             e = rise(x0 + np.float32(np.int32(j)) * dx)  # int32: AVX2 converts it in vectors
-            left[o + k] += src[at + _U2 * k] * (e * gl)
-            right[o + k] += src[at + _U2 * k + _U1] * (e * gr)
+            left[o + k] += np.float32(src[at + _U2 * k]) * (e * gl)
+            right[o + k] += np.float32(src[at + _U2 * k + _U1]) * (e * gr)
 
 
 @njit(nogil=True, fastmath={"contract"})
@@ -134,14 +138,14 @@ def _mix_flat(src, at, channels, left, right, o, n, gl, gr):
     if channels == 1:
         for j in range(n):
             k = np.uint64(j)
-            s = src[at + k]
+            s = np.float32(src[at + k])
             left[o + k] += s * gl
             right[o + k] += s * gr
     else:
         for j in range(n):
             k = np.uint64(j)
-            left[o + k] += src[at + _U2 * k] * gl
-            right[o + k] += src[at + _U2 * k + _U1] * gr
+            left[o + k] += np.float32(src[at + _U2 * k]) * gl
+            right[o + k] += np.float32(src[at + _U2 * k + _U1]) * gr
 
 
 @njit(nogil=True, fastmath={"contract"})
@@ -159,22 +163,22 @@ def _mix_interp(src, channels, voices, v, left, right, o, n, gl, gr):
         f = np.float32(x - i)
         e = tukey(age, length, taper)
         if channels == 1:
-            a = src[i]
-            s = (a + f * (src[i + 1] - a)) * e
+            a = np.float32(src[i])
+            s = (a + f * (np.float32(src[i + 1]) - a)) * e
             left[o + j] += s * gl
             right[o + j] += s * gr
         else:
-            a = src[2 * i]
-            b = src[2 * i + 1]
-            left[o + j] += (a + f * (src[2 * i + 2] - a)) * (e * gl)
-            right[o + j] += (b + f * (src[2 * i + 3] - b)) * (e * gr)
+            a = np.float32(src[2 * i])
+            b = np.float32(src[2 * i + 1])
+            left[o + j] += (a + f * (np.float32(src[2 * i + 2]) - a)) * (e * gl)
+            right[o + j] += (b + f * (np.float32(src[2 * i + 3]) - b)) * (e * gr)
 
 
 @njit(nogil=True)
 def render_voices(voices, src, channels, left, right, gain):
     """Mix every active voice of one layer into ``left``/``right`` (one block) at ``gain``.
 
-    ``src`` is the layer's audio flattened (frames × channels, interleaved). Voices
+    ``src`` is the layer's int16 PCM flattened (frames × channels, interleaved). Voices
     that finish are freed; returns the number still sounding.
     """
     block = left.shape[0]
@@ -187,8 +191,8 @@ def render_voices(voices, src, channels, left, right, gain):
         length = int(voices[v, V_LEN])
         taper = int(voices[v, V_ATT])
         n = min(block - o, length - age)
-        gl = np.float32(voices[v, V_GL] * gain)
-        gr = np.float32(voices[v, V_GR] * gain)
+        gl = np.float32(voices[v, V_GL] * (gain * PCM_SCALE))
+        gr = np.float32(voices[v, V_GR] * (gain * PCM_SCALE))
         if voices[v, V_RATE] != 1.0:
             _mix_interp(src, channels, voices, v, left, right, o, n, gl, gr)
         else:

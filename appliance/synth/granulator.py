@@ -77,7 +77,7 @@ class Granulator:
         self._istate = np.zeros(L.I_SIZE, dtype=np.int64)
         self._voices = np.zeros((2, params.max_voices, L.V_FIELDS), dtype=np.float64)
         self._bus = np.zeros((4, block_size), dtype=np.float32)
-        self._no_audio = np.zeros((1, 1), dtype=np.float32)
+        self._no_audio = np.zeros((1, 1), dtype=np.int16)
         self._no_kf = np.zeros((L.KF_ROWS, 1), dtype=np.float64)
         self._no_f32 = np.zeros((0, 2), dtype=np.float32)
         self._no_s16 = np.zeros(0, dtype=np.int16)
@@ -245,7 +245,7 @@ class Granulator:
             new = cur
         self._voices[new].fill(0.0)
         state = list(self._state)
-        state[2 * new : 2 * new + 2] = layer.source.audio, layer.kf
+        state[2 * new : 2 * new + 2] = layer.source.pcm, layer.kf
         self._state = tuple(state)
         base = L.F_SLOT + new * L.F_SLOT_STRIDE
         fst[base + L.S_FADE_POS] = 0.0

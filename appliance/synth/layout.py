@@ -75,3 +75,6 @@ KF_ROWS = 4
 OUT_F32 = 0  # float32 (block, 2)
 OUT_S16 = 1  # int16 interleaved (2 × block,)
 OUT_S32 = 2  # int32 interleaved (2 × block,)
+
+# --- source audio: int16 PCM (frames, channels), read at this scale (full scale 32768) ---
+PCM_SCALE = 1.0 / 32768.0

@@ -29,7 +29,8 @@ def measure_loudness(audio: np.ndarray, sample_rate: int) -> float:
     with 75 % overlap, absolute gate −70 LUFS, relative gate −10 LU).
 
     ``audio`` is ``(frames,)`` or ``(frames, channels)`` with 1 or 2 channels, float
-    full scale ±1; channel weights are 1 (a mono file duplicated to stereo reads
+    full scale ±1, or int16 PCM (full scale 32768, as the Granulator plays it; measured
+    on a float32 copy); channel weights are 1 (a mono file duplicated to stereo reads
     3 dB louder than the mono file, as the standard says). Audio shorter than one block
     is measured as a single block. Silence returns :data:`LOUDNESS_FLOOR_LUFS`.
     """
@@ -42,6 +43,8 @@ def measure_loudness(audio: np.ndarray, sample_rate: int) -> float:
         raise ValueError(f"audio must be (frames,) or (frames, 1|2) and non-empty, not {a.shape}")
     if sample_rate < 8000:
         raise ValueError(f"sample_rate must be at least 8000 Hz, not {sample_rate}")
+    if a.dtype == np.int16:
+        a = a.astype(np.float32) * np.float32(1.0 / 32768.0)
     a = np.ascontiguousarray(a, dtype=np.float32)
     hop = round(sample_rate * _BLOCK_S / _HOPS_PER_BLOCK)
     coefs = k_weighting_coefficients(sample_rate)

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from appliance.synth.layout import PCM_SCALE
 from appliance.synth.params import DEFAULT_PARAMS, GrainParams
 from appliance.synth.source import Source
 
@@ -47,7 +48,7 @@ class NumpyGranulator:
         """Use ``source`` with probability ``p`` over its keyframes (None → uniform)."""
         k = source.keyframes
         q = np.full(k, 1.0 / k) if p is None else np.asarray(p, dtype=np.float64) / np.sum(p)
-        self._audio = source.audio
+        self._audio = source.pcm  # int16, read at PCM_SCALE like the Granulator's kernel
         self._cdf = np.cumsum(q)
         self._starts = np.round(source.keyframe_times * self.sample_rate).astype(np.int64)
         self._loud = 10.0 ** ((self.params.target_lufs - source.loudness_lufs) / 20.0)
@@ -76,7 +77,9 @@ class NumpyGranulator:
         start = max(0, min(start, frames - length))
         pan = np.clip(p.pan_spread * self._rng.uniform(-1.0, 1.0), -1.0, 1.0)
         theta = (pan + 1.0) * math.pi / 4.0
-        gain = self._gain * self._loud * (math.sqrt(2.0) if audio.shape[1] == 2 else 1.0)
+        gain = self._gain * self._loud * PCM_SCALE
+        if audio.shape[1] == 2:
+            gain *= math.sqrt(2.0)
         self._voices.append(
             [self._window(length), start, 0, delay, gain * math.cos(theta), gain * math.sin(theta)]
         )
