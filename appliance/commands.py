@@ -23,6 +23,7 @@ from appliance.app import (
     make_embedder,
     make_settings,
 )
+from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.config import DEFAULT_CONFIG_PATH, Config, load_config
 from appliance.corpus import Matcher
 from appliance.engine import Engine
@@ -303,7 +304,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_engine(engine, config, problems, args.seconds)
     print("No sound card here: rendering the demo to a WAV file and a picture instead.")
     camera = SlideshowCamera(
-        photos, seconds_per_image=args.seconds / len(photos), size=(640, 480), loop=False
+        photos, seconds_per_image=args.seconds / len(photos), size=DEFAULT_FRAME_SIZE, loop=False
     )
     out = Path(args.output_dir) / "demo.wav"
     t0 = time.perf_counter()

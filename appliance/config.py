@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from appliance import DEFAULT_MODEL
+from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.errors import ConfigError
 
 #: Where the appliance looks for its configuration when ``--config`` is not given.
@@ -158,8 +159,14 @@ class CameraConfig:
         ),
     )
     fps: float = _key(4.0, "Frames looked at per second (frames/s).", lo=0.2, hi=30)
-    width: int = _key(640, "Capture width (pixels).", lo=64, hi=4096)
-    height: int = _key(480, "Capture height (pixels).", lo=64, hi=4096)
+    width: int = _key(
+        DEFAULT_FRAME_SIZE[0],
+        "Capture width (pixels). The model sees a 224×224 centre square: a frame a little "
+        "larger lets the camera's hardware scaler do the downscale.",
+        lo=64,
+        hi=4096,
+    )
+    height: int = _key(DEFAULT_FRAME_SIZE[1], "Capture height (pixels).", lo=64, hi=4096)
     slideshow_seconds: float = _key(
         8.0, "With source = slideshow:<folder>, how long each picture is shown (s).", lo=1, hi=600
     )

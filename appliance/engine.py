@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,11 @@ BLIND_RELAX_S = 20.0
 DUCK_GAIN = 0.5
 #: Length (s) of the fade-out on stop; SIGTERM must exit within 1 s.
 STOP_FADE_S = 0.3
+#: The interpreter's GIL switch interval (s) while the engine runs. The render kernel
+#: releases the GIL, but getting it back waits until the holder (the vision loop's NumPy
+#: and Python code) is asked to drop it: 5 ms by default, half an audio block. 1 ms bounds
+#: that wait; threads that do not contend are not affected.
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def volume_to_gain(volume: float) -> float:
@@ -478,6 +484,7 @@ class Engine:
     # ------------------------------------------------------------- lifecycle
     def start(self, announce_ready: bool = True) -> None:
         """Load the saved corpus, start the audio and vision threads."""
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self.select_corpus(self.initial_index(), announce=False)
         self._set_timer(self.state.timer_min)
         if announce_ready:

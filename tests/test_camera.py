@@ -339,5 +339,6 @@ def test_v4l2_nodes_reads_sysfs_names_and_skips_pi_isp_nodes(tmp_path: Path) -> 
 def test_jetson_pipeline_keeps_the_capture_aspect() -> None:
     pipeline = jetson_csi_pipeline()
     assert pipeline.startswith("nvarguscamerasrc sensor-id=0 ! ")
-    assert "width=640, height=360, format=BGRx" in pipeline
+    assert "width=398, height=224, format=BGRx" in pipeline  # covers 320×224, 16:9
+    assert "width=854, height=480, format=BGRx" in jetson_csi_pipeline(0, (640, 480))
     assert pipeline.endswith("appsink drop=true max-buffers=1 sync=false")

@@ -6,6 +6,13 @@ from typing import Protocol
 
 import numpy as np
 
+#: Default capture size (width, height) in pixels. The model sees a 224×224 centre
+#: square, so a frame 224 pixels high loses nothing: the camera's own scaler (the Pi's
+#: ISP, the Jetson's VIC) does the whole downscale in hardware and the embedder only
+#: crops (a webcam without such a mode grants its nearest one, e.g. 320×240, and the
+#: embedder resizes that: 0.5 ms here, against 1.0 ms for 640×480; see scripts/bench).
+DEFAULT_FRAME_SIZE = (320, 224)
+
 
 class Camera(Protocol):
     """A source of RGB frames.

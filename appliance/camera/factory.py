@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance import DEMO_MEDIA
-from appliance.camera.base import Camera
+from appliance.camera.base import DEFAULT_FRAME_SIZE, Camera
 from appliance.camera.opencv import OpenCVCamera, jetson_csi_pipeline, opencv_has_gstreamer
 from appliance.camera.picamera import PiCamera, pi_cameras
 from appliance.camera.simulated import SlideshowCamera, VideoFileCamera
@@ -243,7 +243,7 @@ def _make(
 def open_camera(
     spec: str = "auto",
     *,
-    size: tuple[int, int] = (640, 480),
+    size: tuple[int, int] = DEFAULT_FRAME_SIZE,
     fps: float = 4.0,
     slideshow_seconds: float = 8.0,
     fallback_folder: Path | str = DEMO_MEDIA,

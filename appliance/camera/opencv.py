@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.errors import CameraError
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ OPENCV_FIX = (
 
 def jetson_csi_pipeline(
     sensor_id: int = 0,
-    size: tuple[int, int] = (640, 480),
+    size: tuple[int, int] = DEFAULT_FRAME_SIZE,
     *,
     capture_size: tuple[int, int] = (1280, 720),
     capture_fps: int = 30,
@@ -42,20 +43,21 @@ def jetson_csi_pipeline(
 
     ``nvarguscamerasrc`` captures ``capture_size`` at ``capture_fps`` (it
     must be one of the sensor's modes; 1280×720 at 30 fps suits the common
-    IMX219 modules), ``nvvidconv`` scales it on the VIC to ``size[0]`` pixels
-    wide, keeping the capture's aspect (so 640×360 by default: the model
-    centre-crops a square anyway), ``flip_method`` rotates it (0 none,
+    IMX219 modules), ``nvvidconv`` scales it on the VIC to the smallest
+    size that covers ``size`` with the capture's aspect (so 398×224 by
+    default: the model centre-crops a square anyway), ``flip_method`` rotates it (0 none,
     2 180°), and ``appsink drop=true max-buffers=1`` keeps only the newest
     frame. The default, for ``sensor_id=0``::
 
         nvarguscamerasrc sensor-id=0 ! video/x-raw(memory:NVMM), width=1280, height=720,
-        framerate=30/1, format=NV12 ! nvvidconv flip-method=0 ! video/x-raw, width=640,
-        height=360, format=BGRx ! videoconvert ! video/x-raw, format=BGR !
+        framerate=30/1, format=NV12 ! nvvidconv flip-method=0 ! video/x-raw, width=398,
+        height=224, format=BGRx ! videoconvert ! video/x-raw, format=BGR !
         appsink drop=true max-buffers=1 sync=false
     """
     cw, ch = capture_size
-    width = int(size[0])
-    height = max(2, round(width * ch / cw / 2) * 2)
+    scale = max(int(size[0]) / cw, int(size[1]) / ch)
+    width = max(2, round(cw * scale / 2) * 2)
+    height = max(2, round(ch * scale / 2) * 2)
     return (
         f"nvarguscamerasrc sensor-id={int(sensor_id)} ! "
         f"video/x-raw(memory:NVMM), width={cw}, height={ch}, framerate={int(capture_fps)}/1, "
@@ -109,7 +111,7 @@ class OpenCVCamera:
         source: int | str,
         *,
         backend: str = "v4l2",
-        size: tuple[int, int] = (640, 480),
+        size: tuple[int, int] = DEFAULT_FRAME_SIZE,
         fps: float = 15.0,
         first_frame_timeout_s: float = 2.0,
         stall_timeout_s: float = 5.0,

@@ -4,9 +4,10 @@ picamera2 comes from Raspberry Pi OS's apt repository (``python3-picamera2``;
 a venv sees it when made with ``--system-site-packages``); it is imported
 only when a camera is opened, so this module imports anywhere.
 
-The main stream is configured small (default 640×480, near the model's
-224×224 input) in ``BGR888``, which — libcamera names formats by their
-little-endian word order — gives numpy arrays in **RGB** order. The request
+The main stream is configured small (default 320×224: the model's 224×224
+input is its centre square, and the ISP does the scaling in hardware) in
+``BGR888``, which — libcamera names formats by their little-endian word
+order — gives numpy arrays in **RGB** order. The request
 queue is off (``queue=False``), so every frame returned was captured after
 the call: never a stale one.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.errors import CameraError
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class PiCamera:
 
     def __init__(
         self,
-        size: tuple[int, int] = (640, 480),
+        size: tuple[int, int] = DEFAULT_FRAME_SIZE,
         *,
         camera_num: int = 0,
         fps: float = 15.0,

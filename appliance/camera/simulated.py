@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.errors import CameraError
 from appliance.vision.images import IMAGE_SUFFIXES
 
@@ -244,7 +245,7 @@ class SlideshowCamera(_SimulatedCamera):
         source: PathLike | Sequence[PathLike],
         seconds_per_image: float = 8.0,
         pan_zoom: bool = True,
-        size: Size = (640, 480),
+        size: Size = DEFAULT_FRAME_SIZE,
         loop: bool = True,
         *,
         max_fps: float = 10.0,
