@@ -51,6 +51,7 @@ def make_settings(config: Config, seed: int | None = None) -> EngineSettings:
         pan_spread=s.pan_spread,
         p_smoothing_s=s.p_smoothing_s,
         crossfade_s=s.crossfade_s,
+        level_balance=s.level_balance,
     )
     params.validate()
     chosen = s.seed if seed is None else seed

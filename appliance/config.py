@@ -218,6 +218,14 @@ class SynthConfig:
     crossfade_s: float = _key(
         1.5, "Crossfade when switching corpus (s); 0 = cut.", lo=0, hi=10
     )
+    level_balance: float = _key(
+        0.5,
+        "How much the loudness differences inside a corpus are evened out: 0 = the "
+        "recordings' own levels, 1 = every part equally loud; 0.5 halves the jump (in dB) "
+        "when the camera turns from birdsong to a waterfall.",
+        lo=0,
+        hi=1,
+    )
     seed: int = _key(
         0, "Random seed for grain placement; 0 = a new random seed at every start.",
         lo=0, hi=2**32 - 1,

@@ -47,6 +47,17 @@ def test_small_corpus_fields(small: Path, embedder) -> None:
         _name, a, b = next(s for s in c.scene_spans() if s[0] == scene)
         assert a - 1e-9 <= t < end <= b + 1e-6
     assert -40 < c.loudness_lufs < -5
+    # Each keyframe's loudness is that of its own stretch of audio (spans here are > 3 s,
+    # the shortest window measured), measured here on the float copy the old way.
+    from appliance.synth import measure_loudness
+
+    kl = c.keyframe_loudness_lufs
+    assert kl is not None and kl.shape == (11,) and not kl.flags.writeable
+    for figure, (a, b) in zip(kl, c.keyframe_spans(), strict=True):
+        assert b - a > 3.0
+        own = measure_loudness(c.audio_float32(round(a * 48000), round(b * 48000)), 48000)
+        assert figure == pytest.approx(own, abs=0.05)
+    assert kl.max() - kl.min() > 6.0  # parts of one corpus differ: worth balancing
     assert c.embeddings.dtype == np.int8 and c.embeddings.shape == (11, 2048)
     assert "farm/cow/cow.jpg" in c.credits
     assert c.model_sha256 == model_sha256(embedder.model_path)
@@ -128,6 +139,11 @@ def test_other_broken_files_are_refused(small: Path, tmp_path: Path) -> None:
     m["keyframe_times"][3] = m["keyframe_times"][2]
     (c3 / MANIFEST).write_text(json.dumps(m))
     with pytest.raises(CorpusError, match="keyframe_times"):
+        load_corpus(c3)
+    m = json.loads((small / MANIFEST).read_text())
+    m["keyframe_loudness_lufs"] = m["keyframe_loudness_lufs"][:-1]
+    (c3 / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(CorpusError, match="keyframe_loudness_lufs must be 11 finite numbers"):
         load_corpus(c3)
     (c3 / MANIFEST).write_text("{not json")
     with pytest.raises(CorpusError, match="unreadable"):

@@ -12,6 +12,7 @@ import pytest
 from appliance import DEMO_MEDIA
 from appliance.media import decode_audio
 from appliance.synth import GrainParams, Granulator, Source, measure_loudness
+from appliance.synth.source import to_pcm
 
 SR = 48000
 BLOCK = 512
@@ -268,6 +269,38 @@ def test_corpora_of_different_loudness_play_at_the_same_level(
     g = Granulator(seed=4)
     g.set_source(wrong, crossfade=False)
     assert levels[1] - measure_loudness(render(g, 8.0)[SR:], SR) > 3.0
+
+
+def test_level_balance_narrows_the_jump_between_parts_of_a_corpus(
+    waterfall: Source, drizzle: Source
+) -> None:
+    from appliance.corpus.loudness import keyframe_loudness
+
+    # One corpus: 10 s of waterfall (keyframes 0–9), then 10 s of light rain (10–19).
+    audio = np.concatenate([waterfall.audio[: 10 * SR], drizzle.audio[: 10 * SR]])
+    pcm = to_pcm(audio)
+    times = np.arange(20, dtype=np.float64)
+    per_keyframe = keyframe_loudness(pcm, times, SR)
+    # Measured where each recording is: the waterfall's keyframes are the louder ones.
+    assert per_keyframe[1:9].min() > per_keyframe[11:19].max()
+    whole = measure_loudness(pcm, SR)
+
+    def jump(balance: float, figures: np.ndarray | None = per_keyframe) -> float:
+        """LU between the output with p on the waterfall and with p on the rain."""
+        levels = []
+        for region in (range(10), range(10, 20)):
+            g = Granulator(params=GrainParams(level_balance=balance), seed=6)
+            p = _region_p(20, dict.fromkeys(region, 1.0))
+            g.set_source(Source(pcm, times, whole, figures), p, crossfade=False)
+            levels.append(measure_loudness(render(g, 6.0)[SR:], SR))
+        return levels[0] - levels[1]
+
+    natural = jump(0.0)
+    assert natural > 3.5, natural  # the recordings' own difference (-14.5 vs -19.7 LUFS)
+    assert jump(0.5) == pytest.approx(natural / 2, abs=0.8)  # the default halves it
+    assert abs(jump(1.0)) < 1.0  # and 1 evens it out (3 s windows blur the border)
+    # Without per-keyframe figures (a corpus from before them) the levels are the natural ones.
+    assert jump(1.0, None) == pytest.approx(natural, abs=1e-9)
 
 
 # --- corpus switching ---------------------------------------------------------------------

@@ -305,3 +305,24 @@ def test_sounding_positions_and_grain_log_are_in_seconds() -> None:
     starts = g.recent_grain_starts()
     assert len(starts) == g.stats.grains_started
     assert np.all((starts >= 2.0) & (starts < 3.0))
+
+
+def test_balance_gains_remove_a_fraction_of_each_difference_in_db() -> None:
+    from appliance.synth.balance import MAX_BOOST_DB, MAX_CUT_DB, balance_gains
+
+    lufs = np.array([-20.0, -30.0, -10.0, -60.0, 30.0])
+    db = 20.0 * np.log10(balance_gains(lufs, -20.0, 0.5, 5))
+    assert db == pytest.approx([0.0, 5.0, -5.0, MAX_BOOST_DB, -MAX_CUT_DB])
+    assert np.array_equal(balance_gains(lufs, -20.0, 0.0, 5), np.ones(5))
+    assert np.array_equal(balance_gains(None, -20.0, 1.0, 3), np.ones(3))
+    full = 20.0 * np.log10(balance_gains(lufs[:3], -20.0, 1.0, 3))
+    assert full == pytest.approx([0.0, 10.0, -10.0])
+
+
+def test_source_checks_its_per_keyframe_loudness() -> None:
+    audio = np.zeros((SR, 1), np.float32)
+    times = np.array([0.0, 0.5])
+    Source(audio, times, -23.0, np.array([-20.0, -25.0]))
+    for bad in (np.array([-20.0]), np.array([-20.0, np.nan]), [-20.0, -25.0]):
+        with pytest.raises(ValueError, match="keyframe_loudness_lufs"):
+            Source(audio, times, -23.0, bad)

@@ -26,7 +26,7 @@ from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
 from appliance.corpus.calibrate import VIDEO_EXCLUDE_S, calibrate
 from appliance.corpus.features import FeatureSpace
-from appliance.corpus.loudness import combine, file_loudness
+from appliance.corpus.loudness import combine, file_loudness, keyframe_loudness
 from appliance.corpus.manifest import SceneManifest, read_scene_manifest
 from appliance.corpus.model_id import cached_file_sha256, model_sha256
 from appliance.corpus.progress import Progress, no_progress
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 48000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
 DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True)
 #: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
@@ -319,6 +319,9 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         "frames": frames,
         "duration_s": frames / SAMPLE_RATE,
         "loudness_lufs": round(combine(s.loudness), 2),
+        "keyframe_loudness_lufs": [
+            round(float(x), 2) for x in keyframe_loudness(audio, times, SAMPLE_RATE)
+        ],
         "credits": s.credits,
         "announcement": announcement,
         "model": {"sha256": sha, "output_size": int(q.shape[1]),

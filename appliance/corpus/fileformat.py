@@ -74,6 +74,8 @@ class Corpus:
     segment_labels: list[str]
     source: dict[str, str] = field(default_factory=dict)
     manifest: dict = field(default_factory=dict, repr=False)
+    #: LUFS around each keyframe (builder 2 on; None in older corpora: no level balance).
+    keyframe_loudness_lufs: np.ndarray | None = None
 
     @property
     def num_keyframes(self) -> int:
@@ -214,6 +216,14 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
             and bool(np.all(np.diff(times) > 0)) and times[-1] < duration, path,
             "keyframe_times must start at 0, increase strictly and stay inside the audio")
 
+    kf_loud = m.get("keyframe_loudness_lufs")
+    if kf_loud is not None:
+        _expect(isinstance(kf_loud, list) and len(kf_loud) == k
+                and all(isinstance(x, int | float) and not isinstance(x, bool)
+                        and math.isfinite(x) for x in kf_loud), path,
+                f"keyframe_loudness_lufs must be {k} finite numbers, one per keyframe")
+        kf_loud = np.asarray(kf_loud, dtype=np.float64)
+
     sums = _field(m, "crc32", dict, path)
     emb = _load_npy(path, EMBEDDINGS)
     _expect(emb.dtype == np.int8 and emb.shape == (k, dim), path,
@@ -272,7 +282,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
 
     scene_of = [scene_names[i] for i in labels[:, 0]]
     segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]
-    for arr in (emb, scales, labels, times):
+    for arr in (emb, scales, labels, times) + (() if kf_loud is None else (kf_loud,)):
         arr.flags.writeable = False
     return Corpus(
         path=path, name=name,
@@ -286,6 +296,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
         variants=[variants[i] for i in labels[:, 3]], scene_names=scene_names,
         segment_labels=segment_labels,
         source=m.get("source") if isinstance(m.get("source"), dict) else {}, manifest=m,
+        keyframe_loudness_lufs=kf_loud,
     )
 
 

@@ -25,6 +25,7 @@ from appliance.synth.layout import (
     I_SLOT,
     I_SLOT_STRIDE,
     I_STARTED,
+    KF_GAIN,
     LOG_SIZE,
     PCM_SCALE,
     S_LOG_COUNT,
@@ -81,10 +82,10 @@ def spawn(voices, audio, kf, fstate, istate, slot, rng, onset, pan_center):
         need = length
     if length < 2:
         return
-    start = draw_start(kf, frames, need, u_span, u_pos)
+    start, k = draw_start(kf, frames, need, u_span, u_pos)
     pan = min(1.0, max(-1.0, pan_center + fstate[F_PAN_SPREAD] * (2.0 * u_pan - 1.0)))
     theta = (pan + 1.0) * (math.pi / 4.0)  # equal power: cos² + sin² = 1
-    gain = fstate[F_OVERLAP_GAIN]
+    gain = fstate[F_OVERLAP_GAIN] * kf[KF_GAIN, k]
     if audio.shape[1] == 2:
         gain *= _SQRT2  # stereo source: pan is a balance, unity for both channels at centre
     voices[free, V_ACTIVE] = 1.0

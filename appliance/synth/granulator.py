@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from appliance.synth import layout as L
+from appliance.synth.balance import balance_gains
 from appliance.synth.layout import OUT_F32, OUT_S16, OUT_S32
 from appliance.synth.params import DEFAULT_PARAMS, GrainParams
 from appliance.synth.source import Source
@@ -148,6 +149,8 @@ class Granulator:
         kf[L.KF_SMOOTH] = q
         kf[L.KF_CDF] = np.cumsum(q)
         kf[L.KF_START] = np.round(source.keyframe_times * self.sample_rate)
+        kf[L.KF_GAIN] = balance_gains(source.keyframe_loudness_lufs, source.loudness_lufs,
+                                      self.params.level_balance, source.keyframes)
         gain_db = min(self.params.target_lufs - source.loudness_lufs, MAX_NORMALIZATION_GAIN_DB)
         fade_s = self.params.crossfade_s if crossfade else 0.0
         layer = _Layer(

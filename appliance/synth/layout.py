@@ -69,7 +69,8 @@ KF_TARGET = 0  # latest published p
 KF_SMOOTH = 1  # smoothed p the sampler uses
 KF_CDF = 2  # cumulative sum of KF_SMOOTH
 KF_START = 3  # first source frame of keyframe k
-KF_ROWS = 4
+KF_GAIN = 4  # level balance gain of keyframe k's grains, linear (1 without balance)
+KF_ROWS = 5
 
 # --- output modes of the render kernel ---
 OUT_F32 = 0  # float32 (block, 2)

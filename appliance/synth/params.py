@@ -43,6 +43,12 @@ class GrainParams:
     #: Playback loudness target, LUFS (EBU R128 / ITU-R BS.1770-4 integrated loudness,
     #: default −23): each corpus is gained by target − its measured loudness.
     target_lufs: float = -23.0
+    #: Level balance between the parts of one corpus, 0..1 (default 0.5): the fraction of
+    #: each keyframe's loudness difference from the corpus figure that is evened out, so
+    #: a waterfall stays louder than birdsong but by half as many dB when the camera
+    #: turns from one to the other. 0 = the recordings' own levels. Needs the corpus'
+    #: per-keyframe loudness (``Source.keyframe_loudness_lufs``); without it, no effect.
+    level_balance: float = 0.5
     #: Output peak ceiling of the soft limiter, dBFS (default −1): no sample exceeds it.
     limiter_ceiling_dbfs: float = -1.0
     #: Voices per layer (default 64); a grain due when all are busy is dropped and counted.
@@ -94,6 +100,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "crossfade_s": (0.0, 30.0),
     "volume_ramp_s": (0.001, 5.0),
     "target_lufs": (-70.0, 0.0),
+    "level_balance": (0.0, 1.0),
     "limiter_ceiling_dbfs": (-20.0, 0.0),
     "max_voices": (1, 1024),
 }

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from appliance.synth.balance import balance_gains
 from appliance.synth.layout import PCM_SCALE
 from appliance.synth.params import DEFAULT_PARAMS, GrainParams
 from appliance.synth.source import Source
@@ -51,6 +52,8 @@ class NumpyGranulator:
         self._audio = source.pcm  # int16, read at PCM_SCALE like the Granulator's kernel
         self._cdf = np.cumsum(q)
         self._starts = np.round(source.keyframe_times * self.sample_rate).astype(np.int64)
+        self._balance = balance_gains(source.keyframe_loudness_lufs, source.loudness_lufs,
+                                      self.params.level_balance, k)
         self._loud = 10.0 ** ((self.params.target_lufs - source.loudness_lufs) / 20.0)
         self._voices.clear()
 
@@ -77,7 +80,7 @@ class NumpyGranulator:
         start = max(0, min(start, frames - length))
         pan = np.clip(p.pan_spread * self._rng.uniform(-1.0, 1.0), -1.0, 1.0)
         theta = (pan + 1.0) * math.pi / 4.0
-        gain = self._gain * self._loud * PCM_SCALE
+        gain = self._gain * self._loud * PCM_SCALE * self._balance[k]
         if audio.shape[1] == 2:
             gain *= math.sqrt(2.0)
         self._voices.append(

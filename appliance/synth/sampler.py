@@ -38,10 +38,11 @@ def smooth_p(kf, alpha):
 
 @njit(nogil=True)
 def draw_start(kf, frames, need, u_span, u_pos):
-    """Source frame where a grain reading ``need`` frames starts.
+    """Source frame where a grain reading ``need`` frames starts, and its keyframe.
 
     Keyframe span chosen by p (binary search of the CDF for ``u_span`` in [0, 1)), then
     a uniform position inside it (``u_pos``), clamped so the grain fits in the source.
+    Returns ``(start frame, keyframe index)``.
     """
     k_count = kf.shape[1]
     target = u_span * kf[KF_CDF, k_count - 1]  # scaled, so a zero-p tail is never chosen
@@ -56,4 +57,4 @@ def draw_start(kf, frames, need, u_span, u_pos):
     start = kf[KF_START, lo]
     end = kf[KF_START, lo + 1] if lo + 1 < k_count else float(frames)
     pos = int(start + u_pos * (end - start))
-    return max(0, min(pos, frames - need))
+    return max(0, min(pos, frames - need)), lo

@@ -41,6 +41,8 @@ class Source:
     keyframe k spans [t_k, t_{k+1}) and the last one runs to the end of the audio.
     ``loudness_lufs`` is what :func:`~appliance.synth.measure_loudness` returns for
     ``audio`` as it plays (the corpus builder stores it in the manifest).
+    ``keyframe_loudness_lufs`` is None or float64 ``(K,)``: the loudness (LUFS, measured
+    the same way) around each keyframe's span, for the level balance (``balance.py``).
 
     ``pcm`` is what the kernel reads: int16 ``(frames, channels)``. For int16 ``audio``
     it is a plain-ndarray view of the same memory; float32 ``audio`` is quantized once
@@ -52,6 +54,7 @@ class Source:
     audio: np.ndarray
     keyframe_times: np.ndarray
     loudness_lufs: float
+    keyframe_loudness_lufs: np.ndarray | None = None
     pcm: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +82,15 @@ class Source:
             raise ValueError("Source.keyframe_times must start at 0.0 and strictly ascend")
         if not math.isfinite(self.loudness_lufs):
             raise ValueError(f"Source.loudness_lufs must be finite, not {self.loudness_lufs!r}")
+        kl = self.keyframe_loudness_lufs
+        if kl is not None and (
+            not isinstance(kl, np.ndarray)
+            or kl.shape != t.shape
+            or not np.all(np.isfinite(kl))
+        ):
+            raise ValueError(
+                "Source.keyframe_loudness_lufs must be None or one finite figure per keyframe"
+            )
 
     @property
     def frames(self) -> int:
@@ -138,7 +150,12 @@ class Source:
         """
         audio = corpus.audio
         loudness = float(corpus.loudness_lufs)
+        per_keyframe = getattr(corpus, "keyframe_loudness_lufs", None)
+        if per_keyframe is not None:
+            per_keyframe = np.array(per_keyframe, dtype=np.float64)
         if audio.ndim == 2 and audio.shape[1] == 1:
             loudness -= 10.0 * math.log10(2.0)
+            if per_keyframe is not None:
+                per_keyframe -= 10.0 * math.log10(2.0)
         times = np.asarray(corpus.keyframe_times, dtype=np.float64)
-        return cls(audio, np.ascontiguousarray(times), loudness)
+        return cls(audio, np.ascontiguousarray(times), loudness, per_keyframe)
