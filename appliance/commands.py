@@ -85,7 +85,11 @@ def render(
     out_wav: Path,
     seed: int,
 ) -> RenderResult:
-    """Render ``seconds`` of soundscape for ``camera`` to ``out_wav`` and a PNG beside it."""
+    """Render ``seconds`` of soundscape for ``camera`` to ``out_wav`` and a PNG beside it.
+
+    At full volume: the file sits at the synthesizer's loudness target (-23 LUFS, EBU
+    R128), and the player's own volume does the rest.
+    """
     from appliance.audio.wav import WavSink
     from appliance.plot import plot_probability
 
@@ -95,7 +99,8 @@ def render(
     out_wav = Path(out_wav)
     out_wav.parent.mkdir(parents=True, exist_ok=True)
     sink = WavSink(out_wav, settings.sample_rate, settings.block_size, settings.sample_format)
-    engine = Engine(settings, corpora, embedder, sink, make_cues(settings.sample_rate))
+    engine = Engine(settings, corpora, embedder, sink, make_cues(settings.sample_rate),
+                    state=State(volume=1.0))
     rows: list = []
     labels: list[str] = []
 

@@ -63,6 +63,10 @@ def test_render_is_deterministic_and_draws_what_was_heard(tmp_path: Path) -> Non
     audio, rate = sf.read(a, dtype="float32")
     assert rate == RATE and audio.shape[1] == 2 and audio.shape[0] >= 8 * RATE
     assert np.abs(audio).max() <= 10 ** (-1 / 20) + 1e-4  # the limiter's ceiling
+    # A file to listen to: at the loudness target (-23 LUFS), not at the device's volume.
+    from appliance.synth import measure_loudness
+
+    assert measure_loudness(audio[2 * RATE :], RATE) == pytest.approx(-23.0, abs=2.0)
 
 
 @pytest.mark.parametrize(
