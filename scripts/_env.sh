@@ -48,3 +48,20 @@ ensure_tflite_compat_venv() {
     fi
     return 0
 }
+
+# pyalsaaudio (the ALSA sink's library) compiles against ALSA's headers, so it is not
+# in the dev extra: a machine without libasound2-dev would fail to install. Tried here;
+# without it the ALSA tests skip and say why. CI installs the headers, so it must work.
+ensure_pyalsaaudio() {
+    "$PY" -c "import alsaaudio" 2>/dev/null && return 0
+    local spec
+    spec="$("$PY" -c 'import sys, tomllib
+extras = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]
+print(next(d for d in extras["pi"] if d.startswith("pyalsaaudio")))' "$ROOT/pyproject.toml")"
+    echo "Installing $spec (the ALSA sink's tests use it) ..." >&2
+    if ! "$PY" -m pip install --quiet --disable-pip-version-check "$spec" >&2; then
+        echo "Could not build pyalsaaudio (needs: apt install libasound2-dev); its tests will skip." >&2
+        [ "${CI:-}" = "true" ] && return 1
+    fi
+    return 0
+}
