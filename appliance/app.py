@@ -15,7 +15,7 @@ from appliance.config import Config
 from appliance.corpus import Corpus, ensure_demo_corpora, library, load_corpus
 from appliance.cues import CueBank
 from appliance.engine import EngineSettings
-from appliance.errors import CorpusError, SoundscapeError
+from appliance.errors import CorpusError
 from appliance.synth import GrainParams
 from appliance.vision.embedder import Embedder
 
@@ -103,7 +103,7 @@ def load_corpora(config: Config, embedder: Embedder, names: list[str] | None = N
                 f"The sound collection {Path(name).name} is broken and was skipped."
             )
     if not out.corpora:
-        raise SoundscapeError("no usable corpus: " + "; ".join(out.problems or ["none configured"]))
+        raise CorpusError("no usable corpus: " + "; ".join(out.problems or ["none configured"]))
     return out
 
 

@@ -290,9 +290,19 @@ def run_engine(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = _config(args)
-    sd.status("starting: model, corpora, synthesizer")
-    engine, problems = build_engine(config, args.output, args.camera)
+    from appliance.fatal import announce_fatal
+
+    device = args.output or "auto"
+    try:
+        config = _config(args)
+        device = args.output or config.audio.device
+        sd.status("starting: model, corpora, synthesizer")
+        engine, problems = build_engine(config, args.output, args.camera)
+    except SoundscapeError as exc:
+        # No screen on the box: say why before giving up (the CLI prints the details).
+        sd.status(f"cannot start: {exc}")
+        announce_fatal(exc, device)
+        raise
     return run_engine(engine, config, problems, args.seconds, args.view, args.view_port)
 
 
