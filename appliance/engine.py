@@ -36,7 +36,7 @@ from appliance.audio.base import AudioSink
 from appliance.camera.base import Camera, SimulatedCamera
 from appliance.controls.actions import Action
 from appliance.corpus import Corpus, Matcher
-from appliance.cues import CueBank, CueMixer
+from appliance.cues import PHRASES, CueBank, CueMixer
 from appliance.errors import AudioDeviceError, CameraError
 from appliance.state import State, save_state
 from appliance.synth import GrainParams, Granulator, Source
@@ -56,6 +56,15 @@ STOP_FADE_S = 0.3
 #: and Python code) is asked to drop it: 5 ms by default, half an audio block. 1 ms bounds
 #: that wait; threads that do not contend are not affected.
 GIL_SWITCH_INTERVAL_S = 0.001
+
+
+#: Said when the long-hold shutdown is refused (no polkit rule, not root).
+SHUTDOWN_FAILED = "I could not shut down."
+
+
+def timer_text(minutes: int) -> str:
+    """What the sleep timer button says for a choice of ``minutes`` (0 = off)."""
+    return f"Sleep timer {minutes} minutes." if minutes else "Sleep timer off."
 
 
 def volume_to_gain(volume: float) -> float:
@@ -431,8 +440,7 @@ class Engine:
             now = self.state.timer_min
             nxt = choices[(choices.index(now) + 1) % len(choices)] if now in choices else choices[0]
             self._set_timer(nxt)
-            text = f"Sleep timer {nxt} minutes." if nxt else "Sleep timer off."
-            self.mixer.play(self.cues.phrase("timer", text=text))
+            self.mixer.play(self.cues.phrase("timer", text=timer_text(nxt)))
             self._update_state(timer_min=nxt)
         elif action is Action.SHUTDOWN:
             if self.on_shutdown is None:
@@ -444,7 +452,7 @@ class Engine:
             except Exception as exc:  # the box stays on: say so rather than go quiet
                 log.error("shutdown failed: %s", exc)
                 self.mixer.play(
-                    self.cues.phrase("problem", text="I could not shut down."), supersede=False
+                    self.cues.phrase("problem", text=SHUTDOWN_FAILED), supersede=False
                 )
                 return
             self._stop.set()
@@ -485,6 +493,7 @@ class Engine:
     def start(self, announce_ready: bool = True) -> None:
         """Load the saved corpus, start the audio and vision threads."""
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
+        self._warm_cues()
         self.select_corpus(self.initial_index(), announce=False)
         self._set_timer(self.state.timer_min)
         if announce_ready:
@@ -501,6 +510,20 @@ class Engine:
             )
         for t in self._threads:
             t.start()
+
+    def _warm_cues(self) -> None:
+        """Render every cue now, before the audio thread starts. Decoding speech holds the
+        GIL for milliseconds (15 ms the first time here, more on a Pi), which the audio
+        thread would otherwise wait for on a button press or a lost camera."""
+        cues = self.cues
+        for name in PHRASES:
+            cues.phrase(name)
+        cues.phrase("volume", text="")
+        cues.phrase("problem", text=SHUTDOWN_FAILED)
+        for minutes in self.settings.timer_choices_min:
+            cues.phrase("timer", text=timer_text(minutes))
+        for index, corpus in enumerate(self.corpora):
+            cues.corpus_name(index, corpus.spoken_name, corpus.announcement)
 
     def serve(self, tick_s: float = 0.1) -> None:
         """Process actions on the calling thread until :meth:`stop` (or a QUIT action)."""

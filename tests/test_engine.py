@@ -253,3 +253,21 @@ def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
     assert np.sqrt(np.mean(asleep**2)) < 1e-3, "still playing while asleep"
     awake = heard[-RATE : -RATE // 2]
     assert np.sqrt(np.mean(awake**2)) > 10 ** (-50 / 20), "no sound after waking"
+
+
+def test_every_cue_is_ready_before_the_sound_starts(corpora, embedder, tmp_path: Path) -> None:
+    """Rendering a cue decodes speech while holding the GIL for milliseconds: all of it
+    happens in start(), none when a button is pressed while the soundscape plays."""
+    engine = _engine(corpora, embedder, PacedSink(RATE, 512), tmp_path)
+    engine.start(announce_ready=False)
+    try:
+        ready = set(engine.cues._cues)
+        assert len(ready) >= 10 + len(corpora)
+        presses = [Action.NEXT_CORPUS, Action.PREVIOUS_CORPUS, Action.TOGGLE_MUTE,
+                   Action.TOGGLE_MUTE] + [Action.VOLUME_UP] * 12 + [Action.VOLUME_DOWN] * 12
+        presses += [Action.CYCLE_SLEEP_TIMER] * (len(engine.settings.timer_choices_min) + 1)
+        for action in presses:
+            engine.handle(action)
+        assert set(engine.cues._cues) == ready  # nothing new was rendered
+    finally:
+        engine.stop()

@@ -3,8 +3,11 @@
 48 kHz, block 512, a :class:`PacedSink` with the default 4-period buffer (it
 sleeps like a sound card and records every block that arrived after the
 buffer would have run dry), the slideshow camera with no frame-rate cap so
-the vision thread keeps the other core busy with ResNet50. Reports the
-longest block render time divided by the block's duration, and the misses.
+the vision thread keeps the other core busy with ResNet50, and a press of
+"next corpus" every 6 s (loading a corpus and its matcher on the control
+thread, crossfading in the audio thread). Reports the longest block render
+time divided by the block's duration, the misses, and how much the resident
+memory grew after the first round of corpora (a box runs for days).
 """
 
 from __future__ import annotations
@@ -13,6 +16,21 @@ import time
 
 from appliance import DEMO_MEDIA
 from appliance.bench import say
+
+#: Seconds between two presses of "next corpus".
+SWITCH_EVERY_S = 6.0
+
+
+def _memory_mb() -> dict[str, float]:
+    """Resident memory in MB: all of it, and the anonymous part (heap: what a leak grows;
+    the rest is mostly corpus audio mapped from the page cache, which the kernel can drop)."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
 
 
 def run(quick: bool = False) -> dict[str, object]:
@@ -25,7 +43,7 @@ def run(quick: bool = False) -> dict[str, object]:
     seconds = 15.0 if quick else 60.0
     config = Config.default()
     embedder = make_embedder(config)
-    corpora = load_corpora(config, embedder, names=["world"]).corpora
+    corpora = load_corpora(config, embedder).corpora  # all five demo corpora
     settings = make_settings(config, seed=1)
     settings.vision_fps = 1000.0  # embed back to back: the worst case for the audio thread
     sink = PacedSink(settings.sample_rate, settings.block_size, config.audio.periods)
@@ -34,7 +52,17 @@ def run(quick: bool = False) -> dict[str, object]:
         settings, corpora, embedder, sink, make_cues(settings.sample_rate), lambda: camera
     )
     engine.start(announce_ready=False)
-    time.sleep(seconds)
+    t0 = time.monotonic()
+    switches = 0
+    mem_after_round: dict[str, float] | None = None
+    while (left := seconds - (time.monotonic() - t0)) > 0:
+        time.sleep(min(SWITCH_EVERY_S, left))
+        if time.monotonic() - t0 < seconds - 1.0:
+            engine.select_corpus(engine._index + 1)  # what the "next" button does
+            switches += 1
+            if switches == len(corpora):  # every corpus loaded once: the baseline
+                mem_after_round = _memory_mb()
+    mem_end = _memory_mb()
     engine.stop()
     snap = engine.snapshot
     frames = engine._frames_seen
@@ -44,7 +72,16 @@ def run(quick: bool = False) -> dict[str, object]:
         f"({block_ms:.1f} ms): {engine.blocks} blocks, {sink.deadline_misses} deadline misses, "
         f"longest render {engine.max_render_ratio * block_ms:.2f} ms "
         f"(ratio {engine.max_render_ratio:.3f}); vision {frames} frames "
-        f"({frames / seconds:.1f} fps, last inference {snap.inference_ms:.0f} ms)"
+        f"({frames / seconds:.1f} fps, last inference {snap.inference_ms:.0f} ms); "
+        f"{switches} corpus switches"
+        + (
+            f"; resident {mem_end['VmRSS']:.0f} MB ({mem_end['RssAnon']:.0f} MB anonymous), "
+            f"{mem_end['VmRSS'] - mem_after_round['VmRSS']:+.1f} MB "
+            f"({mem_end['RssAnon'] - mem_after_round['RssAnon']:+.1f} MB anonymous) since every "
+            "corpus had been loaded once"
+            if mem_after_round is not None
+            else ""
+        )
     )
     return {
         "live_seconds": seconds,
@@ -52,4 +89,12 @@ def run(quick: bool = False) -> dict[str, object]:
         "deadline_misses": int(sink.deadline_misses),
         "live_blocks": int(engine.blocks),
         "live_vision_fps": round(frames / seconds, 2),
+        "live_corpus_switches": switches,
+        "live_rss_mb": round(mem_end["VmRSS"], 1),
+        "live_anon_mb": round(mem_end["RssAnon"], 1),
+        "live_anon_growth_mb": (
+            round(mem_end["RssAnon"] - mem_after_round["RssAnon"], 1)
+            if mem_after_round is not None
+            else None
+        ),
     }
