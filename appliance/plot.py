@@ -71,6 +71,7 @@ def plot_probability(
     for r, (t, _) in enumerate(rows):
         if row_h >= 10 or r % max(1, 12 // row_h) == 0:
             label = row_labels[r] if r < len(row_labels) else ""
+            label = label.rsplit("/", 1)[-1]  # "forest/forest_path": the scene band says forest
             draw.text(
                 (6, top + r * row_h), f"{t:5.1f}s {label}"[:24], fill=(200, 200, 200), font=font
             )
