@@ -66,6 +66,7 @@ def make_settings(config: Config, seed: int | None = None) -> EngineSettings:
         timer_choices_min=tuple(config.timer.choices_min),
         timer_fade_s=config.timer.fade_s,
         seed=chosen,
+        pan_width=s.pan_from_camera,
         params=params,
     )
 

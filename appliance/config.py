@@ -218,6 +218,14 @@ class SynthConfig:
     crossfade_s: float = _key(
         1.5, "Crossfade when switching corpus (s); 0 = cut.", lo=0, hi=10
     )
+    pan_from_camera: float = _key(
+        0.8,
+        "Where a sound plays left or right follows where its match is in the camera frame: "
+        "a match at the frame's edge plays this far out (0 = off, every sound around the "
+        "centre; 1 = fully left or right).",
+        lo=0,
+        hi=1,
+    )
     level_balance: float = _key(
         0.5,
         "How much the loudness differences inside a corpus are evened out: 0 = the "

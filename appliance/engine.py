@@ -119,6 +119,9 @@ class EngineSettings:
     timer_choices_min: Sequence[int] = (0, 15, 30, 60)
     timer_fade_s: float = 60.0
     seed: int = 0
+    #: How far (0–1 of the stereo field) a sound is panned by where its match is in the
+    #: camera frame: a keyframe seen at the frame's left edge plays at -pan_width.
+    pan_width: float = 0.8
     params: GrainParams = field(default_factory=GrainParams)
 
 
@@ -239,7 +242,7 @@ class Engine:
                 self._audio_generation = gen
                 self.synth.set_source(source, p)
             elif kind == "p" and cmd[1] == getattr(self, "_audio_generation", -1):
-                self.synth.set_probability(cmd[2])
+                self.synth.set_probability(cmd[2], cmd[3])
 
     def _gain_now(self, cue_active: bool) -> float:
         if self.state.muted or self._sleeping:
@@ -308,16 +311,20 @@ class Engine:
             return
         t0 = time.perf_counter()
         matcher = current.matcher
-        # Some corpora pool image regions too: only then pay for the feature map.
+        # The feature map places sounds left or right (and some corpora pool regions).
+        spatial = self.settings.pan_width > 0.0 and self.embedder.has_feature_map
         x = (
             self.embedder.embed_full(frame)
-            if matcher.needs_feature_map
+            if matcher.needs_feature_map or spatial
             else self.embedder.embed(frame)
         )
         t1 = time.perf_counter()
         distances = matcher.distances(x)
         p = matcher.probabilities_from_distances(distances)
-        self._audio_cmds.put(("p", current.generation, p))
+        pans = None
+        if spatial:
+            pans = matcher.positions(x.feature_map, p) * self.settings.pan_width
+        self._audio_cmds.put(("p", current.generation, p, pans))
         self._last_p = p
         self._inference_ms = 1000 * (t1 - t0)
         self._frames_seen += 1
@@ -343,7 +350,7 @@ class Engine:
         a = 1.0 - np.exp(-dt_s / BLIND_RELAX_S)
         p = (1 - a) * self._last_p + a * current.matcher.uniform()
         self._last_p = p / p.sum()
-        self._audio_cmds.put(("p", current.generation, self._last_p))
+        self._audio_cmds.put(("p", current.generation, self._last_p, None))
 
     def _vision_loop(self) -> None:
         assert self.camera_opener is not None

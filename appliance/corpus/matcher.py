@@ -90,6 +90,22 @@ class Matcher:
         """p per keyframe from distances already computed with :meth:`distances`."""
         return map_probabilities(d, self._uniform, self.params)
 
+    def positions(self, feature_map: np.ndarray, p: np.ndarray) -> np.ndarray:
+        """Left-right place (−1 left … +1 right, float64 (K,)) in the frame of each of the
+        most probable keyframes under ``p``, from the frame's (H, W, D) feature map; the
+        other keyframes get 0 (centre). See direction.py."""
+        from appliance.corpus import direction
+
+        out = np.zeros(len(p), dtype=np.float64)
+        top = np.argsort(-p, kind="stable")[: direction.TOP]
+        if self.dense:
+            rows = self._rows[top]
+        else:
+            rows = self._rows[top].astype(np.float32) * self._scales[top, None].astype(np.float32)
+        columns = direction.column_vectors(self.features, feature_map)
+        out[top] = direction.positions(columns, rows)
+        return out
+
     def uniform(self) -> np.ndarray:
         """The distribution to relax to when the camera is lost: p ∝ span, every second alike."""
         return self._uniform.copy()

@@ -26,6 +26,7 @@ from appliance.synth.layout import (
     I_SLOT_STRIDE,
     I_STARTED,
     KF_GAIN,
+    KF_PAN,
     LOG_SIZE,
     PCM_SCALE,
     S_LOG_COUNT,
@@ -83,7 +84,9 @@ def spawn(voices, audio, kf, fstate, istate, slot, rng, onset, pan_center):
     if length < 2:
         return
     start, k = draw_start(kf, frames, need, u_span, u_pos)
-    pan = min(1.0, max(-1.0, pan_center + fstate[F_PAN_SPREAD] * (2.0 * u_pan - 1.0)))
+    # Around the global centre plus where this keyframe's look is in the camera frame.
+    centre = pan_center + kf[KF_PAN, k]
+    pan = min(1.0, max(-1.0, centre + fstate[F_PAN_SPREAD] * (2.0 * u_pan - 1.0)))
     theta = (pan + 1.0) * (math.pi / 4.0)  # equal power: cos² + sin² = 1
     gain = fstate[F_OVERLAP_GAIN] * kf[KF_GAIN, k]
     if audio.shape[1] == 2:

@@ -91,8 +91,8 @@ class Granulator:
         self._pending: _Layer | None = None
         self._applied: _Layer | None = None
         self._latest: _Layer | None = None
-        self._p_pub: tuple[_Layer, np.ndarray] | None = None
-        self._p_seen: tuple[_Layer, np.ndarray] | None = None
+        self._p_pub: tuple[_Layer, np.ndarray, np.ndarray] | None = None
+        self._p_seen: tuple[_Layer, np.ndarray, np.ndarray] | None = None
         self._set_parameters()
 
     def _set_parameters(self) -> None:
@@ -162,14 +162,22 @@ class Granulator:
         self._latest = layer
         self._pending = layer  # published: the audio thread applies it
 
-    def set_probability(self, p: np.ndarray) -> None:
+    def set_probability(self, p: np.ndarray, pan: np.ndarray | None = None) -> None:
         """Publish a new p over the current source's keyframes ((K,), non-negative, any
-        scale; normalized here). New grains follow it (smoothed by ``p_smoothing_s``);
-        sounding grains finish untouched."""
+        scale; normalized here) and, optionally, a pan centre per keyframe ((K,), -1 left
+        .. 1 right, added to :meth:`set_pan_center`'s; None = 0). New grains follow both
+        (smoothed by ``p_smoothing_s``); sounding grains finish untouched."""
         layer = self._latest
         if layer is None:
             raise RuntimeError("set_source() must come before set_probability()")
-        self._p_pub = (layer, self._normalized(p, layer.source.keyframes))
+        k = layer.source.keyframes
+        if pan is None:
+            pans = np.zeros(k)
+        else:
+            pans = np.array(pan, dtype=np.float64).reshape(-1)
+            if pans.shape != (k,) or not np.all(np.abs(pans) <= 1.0):  # also rejects NaN
+                raise ValueError(f"pan must have one value in [-1, 1] per keyframe ({k})")
+        self._p_pub = (layer, self._normalized(p, k), pans)
 
     def set_pan_center(self, pan: float) -> None:
         """Pan centre for new grains, -1 (left) .. 1 (right); grains spread around it."""
@@ -267,10 +275,11 @@ class Granulator:
         pub = self._p_pub
         if pub is None:
             return
-        layer, q = pub
+        layer, q, pans = pub
         cur = int(self._istate[L.I_CURRENT])
         if layer is self._layers[cur] and self._istate[self._slot_index(cur, L.S_ACTIVE)]:
             layer.kf[L.KF_TARGET] = q
+            layer.kf[L.KF_PAN_TARGET] = pans
             self._istate[self._slot_index(cur, L.S_DIRTY)] = 1
             self._p_seen = pub
         elif layer is not self._latest:

@@ -70,7 +70,9 @@ KF_SMOOTH = 1  # smoothed p the sampler uses
 KF_CDF = 2  # cumulative sum of KF_SMOOTH
 KF_START = 3  # first source frame of keyframe k
 KF_GAIN = 4  # level balance gain of keyframe k's grains, linear (1 without balance)
-KF_ROWS = 5
+KF_PAN_TARGET = 5  # latest published pan centre of keyframe k's grains, -1..1
+KF_PAN = 6  # smoothed pan centre the grains use (smoothed with p)
+KF_ROWS = 7
 
 # --- output modes of the render kernel ---
 OUT_F32 = 0  # float32 (block, 2)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from numba import njit
 
-from appliance.synth.layout import KF_CDF, KF_SMOOTH, KF_START, KF_TARGET
+from appliance.synth.layout import (
+    KF_CDF,
+    KF_PAN,
+    KF_PAN_TARGET,
+    KF_SMOOTH,
+    KF_START,
+    KF_TARGET,
+)
 
 # Smoothed p snaps to the target once no entry differs by more than this: the CDF
 # then stops being recomputed every block.
@@ -13,8 +20,10 @@ _CONVERGED = 1e-7
 
 @njit(nogil=True)
 def smooth_p(kf, alpha):
-    """One block of one-pole smoothing of ``kf[KF_SMOOTH]`` towards ``kf[KF_TARGET]``;
-    renormalize and rebuild the CDF in place. Returns True once converged."""
+    """One block of one-pole smoothing of ``kf[KF_SMOOTH]`` towards ``kf[KF_TARGET]``
+    (and of the pan centres ``kf[KF_PAN]`` towards ``kf[KF_PAN_TARGET]``, so a sound
+    glides to its new place); renormalize and rebuild the CDF in place. Returns True
+    once converged."""
     k_count = kf.shape[1]
     total = 0.0
     worst = 0.0
@@ -25,6 +34,10 @@ def smooth_p(kf, alpha):
         kf[KF_SMOOTH, k] = p
         total += p
         worst = max(worst, abs(target - p))
+        pan = kf[KF_PAN, k]
+        pan += alpha * (kf[KF_PAN_TARGET, k] - pan)
+        kf[KF_PAN, k] = pan
+        worst = max(worst, abs(kf[KF_PAN_TARGET, k] - pan))
     converged = worst < _CONVERGED
     acc = 0.0
     for k in range(k_count):
@@ -33,6 +46,8 @@ def smooth_p(kf, alpha):
         kf[KF_SMOOTH, k] = p
         acc += p
         kf[KF_CDF, k] = acc
+        if converged:
+            kf[KF_PAN, k] = kf[KF_PAN_TARGET, k]
     return converged
 
 
