@@ -81,11 +81,17 @@ def run(quick: bool = False) -> dict[str, object]:
     for _ in range(repeat):
         m.probabilities(frame)
     out["match_cpu_ms_36k"] = round(1000 * (time.process_time() - c0) / repeat, 2)
+    # Placing the likely keyframes left or right from the 7×7 feature map (direction.py).
+    fmap = np.maximum(rng.normal(0.3, 0.5, (7, 7, DIM)), 0).astype(np.float32)
+    p36 = m.probabilities(frame)
+    pos_times = time_it(lambda: m.positions(fmap, p36), repeat)
+    out["match_positions_ms_36k"] = round(1000 * statistics.median(pos_times), 2)
     mb = (m._rows.nbytes + m._scales.nbytes + m._sq.nbytes) / 1e6
     out["match_embeddings_mb_36k"] = round(mb, 1)
     say(f"36,000 keyframes: p update {out['match_ms_36k']} ms median "
         f"(p95 {out['match_ms_36k_p95']} ms, CPU {out['match_cpu_ms_36k']} ms; budget 10), "
-        f"embeddings {mb:.1f} MB (budget 80), matcher set-up {out['match_setup_ms_36k']} ms "
+        f"embeddings {mb:.1f} MB (budget 80), matcher set-up {out['match_setup_ms_36k']} ms, "
+        f"left/right places {out['match_positions_ms_36k']} ms "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
     if DEFAULT_MODEL.is_file():
