@@ -20,6 +20,7 @@ configured rate, so a render is deterministic for a seed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -65,6 +66,32 @@ SHUTDOWN_FAILED = "I could not shut down."
 def timer_text(minutes: int) -> str:
     """What the sleep timer button says for a choice of ``minutes`` (0 = off)."""
     return f"Sleep timer {minutes} minutes." if minutes else "Sleep timer off."
+
+
+#: Bytes between two reads of :func:`prefault` (a page), and bytes per numpy call.
+_PAGE = 4096
+_PREFAULT_CHUNK = 1 << 20
+#: Larger corpora (48 kHz stereo: above 46 minutes) are not read ahead: they would not
+#: stay in a Pi's page cache anyway, and reading them would delay the switch by minutes.
+PREFAULT_MAX_BYTES = 512 << 20
+
+
+def prefault(audio: np.ndarray) -> None:
+    """Read one byte of every page of a memory-mapped corpus, on the calling thread.
+
+    A grain that touches a page not yet read would make the audio thread wait for the
+    disk (an SD card: milliseconds); this reads the file into the page cache and maps
+    every page before the audio thread sees the corpus. From the page cache it takes
+    about 18 ms per 100 MB here; the old corpus plays on meanwhile. In 1 MB calls, so
+    the audio thread gets the GIL in between.
+    """
+    if audio.nbytes > PREFAULT_MAX_BYTES:
+        log.info("corpus audio of %d MB is read from disk as it plays (not read ahead)",
+                 audio.nbytes >> 20)
+        return
+    flat = audio.reshape(-1).view(np.uint8)
+    for start in range(0, flat.size, _PREFAULT_CHUNK):
+        int(flat[start : start + _PREFAULT_CHUNK : _PAGE].sum())
 
 
 def volume_to_gain(volume: float) -> float:
@@ -192,20 +219,21 @@ class Engine:
         # Plays the corpus' int16 memory map in place: a float32 copy of the world corpus
         # would be 300 MB, twice over during a crossfade, on a 2 GB Pi.
         source = Source.from_corpus(corpus)
+        prefault(corpus.audio)
         return LoadedCorpus(corpus, Matcher(corpus), source, self._generation)
 
     def select_corpus(self, index: int, announce: bool = True) -> None:
         """Switch to corpus ``index`` (crossfaded), announce it, persist the choice."""
         index %= len(self.corpora)
+        corpus = self.corpora[index]
+        if announce:  # first: loading may read the audio from the SD card
+            self.mixer.play(self.cues.corpus_name(index, corpus.spoken_name, corpus.announcement))
         loaded = self._load(index)
         self._index, self._current = index, loaded
         p0 = loaded.matcher.uniform()
         self._last_p = p0
         self._audio_cmds.put(("source", loaded.generation, loaded.source, p0))
-        corpus = loaded.corpus
         log.info("corpus %d/%d: %s", index + 1, len(self.corpora), corpus.name)
-        if announce:
-            self.mixer.play(self.cues.corpus_name(index, corpus.spoken_name, corpus.announcement))
         self._update_state(corpus=corpus.name, p=p0, top=())
 
     @property
@@ -509,6 +537,12 @@ class Engine:
             self.mixer.play(
                 self.cues.corpus_name(self._index, corpus.spoken_name, corpus.announcement)
             )
+        # Everything loaded so far lives as long as the process: freeze it out of the cyclic
+        # garbage collector. A full collection otherwise walks it all while holding the
+        # GIL (32 ms here, on the vision thread), longer than a Pi 4 can let the audio
+        # thread wait before the card's 43 ms buffer runs dry.
+        gc.collect()
+        gc.freeze()
         audio = threading.Thread(target=self._audio_loop, name="audio", daemon=True)
         self._threads = [audio]
         if self.camera_opener is not None:
