@@ -362,7 +362,9 @@ class Engine:
         top_idx = np.argsort(-p)[:5]
         times = current.corpus.keyframe_times
         top = tuple(
-            (float(times[i]), current.corpus.scenes[i], float(distances[i])) for i in top_idx
+            (float(times[i]), current.corpus.scenes[i], float(distances[i]),
+             float(pans[i]) if pans is not None else 0.0)
+            for i in top_idx
         )
         self._publish(frame=frame, p=p, top=top)
 

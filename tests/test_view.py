@@ -111,7 +111,7 @@ def playing_snapshot(corpus: FakeCorpus, frames_seen: int = 7, colour=(200, 30, 
     frame = np.zeros((240, 320, 3), np.uint8)
     frame[:] = colour
     times = corpus.keyframe_times
-    top = tuple((float(times[i]), corpus.scenes[i], 0.1 * (r + 1))
+    top = tuple((float(times[i]), corpus.scenes[i], 0.1 * (r + 1), 0.25 * r - 0.5)
                 for r, i in enumerate(np.argsort(-p)))
     return FakeSnapshot(
         corpus_index=0, corpus_name=corpus.name, volume=0.6, camera="fake", camera_ok=True,
@@ -154,7 +154,8 @@ def test_event_carries_state_p_grains_top_and_stats() -> None:
     assert ev["grains"] == [5.0, 61.5, 70.25]  # out-of-range positions dropped
     assert [t["k"] for t in ev["top"]] == [3, 4, 2, 1, 0]
     assert ev["top"][0] == {"k": 3, "t": 60.0, "scene": "waterfall", "distance": 0.1,
-                            "src": "/keyframe/demo/3.jpg"}
+                            "pan": -0.5, "src": "/keyframe/demo/3.jpg"}
+    assert [t["pan"] for t in ev["top"]] == [-0.5, -0.25, 0.0, 0.25, 0.5]  # where heard
     assert ev["state"] == {"label": "playing", "volume": 0.6, "muted": False,
                            "sleeping": False, "timer_min": 0}
     stats = ev["stats"]

@@ -64,6 +64,8 @@ READ_PAGE = """() => {
     thumbsLoaded: thumbs.length > 0 && thumbs.every((i) => i.complete && i.naturalWidth > 0),
     thumbScenes: [...document.querySelectorAll("#thumbs li:not([hidden]) .scene")]
       .map((e) => e.textContent),
+    thumbSides: [...document.querySelectorAll("#thumbs li:not([hidden]) .dist")]
+      .map((e) => e.textContent.split(" · ").pop()),
     plotHash: sha(plot.toDataURL()),
     peakScene: plot.dataset.peakScene,
     plotLabel: plot.getAttribute("aria-label"),
@@ -173,6 +175,8 @@ def test_page_follows_the_slideshow(running_engine, tmp_path: Path) -> None:
     # The thumbnails changed and show the photo's scene first.
     assert b["thumbSrcs"] != a["thumbSrcs"]
     assert a["thumbScenes"][0] == scene_a and b["thumbScenes"][0] == scene_b, (a, b)
+    # Each says on which side its grains are heard.
+    assert a["thumbSides"] and set(a["thumbSides"]) <= {"◀ left", "centre", "right ▶"}, a
     # The plot changed, and its peak moved to the new photo's scene.
     assert b["plotHash"] != a["plotHash"]
     assert (a["peakScene"], b["peakScene"]) == (scene_a, scene_b)

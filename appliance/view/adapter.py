@@ -206,13 +206,16 @@ def build_event(source: ViewSource, seq: int, bins: int = MAX_BINS,
     event["grains"] = [round(float(g), 2) for g in grains]
     top = []
     # The top keyframes belong to the p above: none while p is stale or missing.
-    for t, scene, distance in tuple(snap.top)[:TOP_N] if p is not None else ():
+    for entry in tuple(snap.top)[:TOP_N] if p is not None else ():
+        t, scene, distance = entry[:3]
+        pan = entry[3] if len(entry) > 3 else 0.0  # where its grains play, -1 left … 1 right
         k = keyframe_index(times, float(t))
         top.append({
             "k": k,
             "t": _finite(t, 2),
             "scene": str(scene),
             "distance": _finite(distance, 3),
+            "pan": _finite(pan, 2),
             "src": keyframe_url(corpus.name, k) if keyframe_url else None,
         })
     event["top"] = top

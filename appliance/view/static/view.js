@@ -21,6 +21,12 @@ function fmtTime(s) {
   return `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 
+// Where a keyframe's grains are heard (the synthesizer's pan centre, -1 left … 1 right).
+function sideOf(pan) {
+  if (!(Math.abs(pan) >= 0.15)) return "centre";
+  return pan < 0 ? "◀ left" : "right ▶";
+}
+
 function setText(id, text) {
   const el = $(id);
   if (el && el.textContent !== text) el.textContent = text;
@@ -95,10 +101,11 @@ function renderThumbs(ev) {
     if (!t) return;
     const img = li.querySelector("img");
     if (t.src && img.getAttribute("src") !== t.src) img.src = t.src;
-    img.alt = `${i + 1}: ${t.scene}, keyframe ${t.k} at ${fmtTime(t.t)}, distance ${t.distance.toFixed(2)}`;
+    const side = sideOf(t.pan);
+    img.alt = `${i + 1}: ${t.scene}, keyframe ${t.k} at ${fmtTime(t.t)}, distance ${t.distance.toFixed(2)}, heard ${side}`;
     img.style.setProperty("--scene", sceneColour(t.scene));
     li.querySelector(".scene").textContent = t.scene;
-    li.querySelector(".dist").textContent = `d ${t.distance.toFixed(2)} · ${fmtTime(t.t)}`;
+    li.querySelector(".dist").textContent = `d ${t.distance.toFixed(2)} · ${fmtTime(t.t)} · ${side}`;
     li.dataset.k = String(t.k);
   });
 }
