@@ -180,3 +180,37 @@ def test_match_cli_errors_are_messages(tmp_path: Path, media: Path, capsys) -> N
     assert main(["corpus", "build", str(tmp_path / "missing.toml"), "-o",
                  str(tmp_path / "c")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_int8_kernel_is_safe_from_two_threads_at_once() -> None:
+    """The parallel kernel may be called from the vision thread and another one at once.
+    Numba's fallback threading layer (workqueue, used where neither OpenMP nor TBB is
+    installed) aborts the whole process when entered twice at once: forced here."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import threading
+import numpy as np
+from appliance.corpus.kernel import int8_dot
+rng = np.random.default_rng(5)
+q = rng.integers(-127, 128, (6000, 2048), dtype=np.int8)
+xs = [rng.standard_normal(2048).astype(np.float32) for _ in range(2)]
+want = [q.astype(np.float64) @ x for x in xs]
+errors = []
+def work(i):
+    for _ in range(20):
+        errors.append(float(np.abs(int8_dot(q, xs[i]) - want[i]).max()))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+import numba
+print(numba.threading_layer(), len(errors), max(errors))
+"""
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    layer, count, worst = proc.stdout.split()
+    assert layer == "workqueue" and count == "40" and float(worst) < 1e-2
