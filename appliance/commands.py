@@ -260,6 +260,8 @@ def run_engine(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+    # Rendered before the sound starts, like every other cue (see Engine._warm_cues).
+    problem_cues = [engine.cues.phrase("problem", text=text) for text in problems]
     engine.start()
     live_view = start_view(engine, config, view, view_port)
     watchdog = sd.Watchdog(engine.healthy)
@@ -271,8 +273,8 @@ def run_engine(
             watchdog.start()
 
     threading.Thread(target=tell_systemd_when_playing, name="sd-ready", daemon=True).start()
-    for text in problems:
-        engine.mixer.play(engine.cues.phrase("problem", text=text), supersede=False)
+    for cue in problem_cues:
+        engine.mixer.play(cue, supersede=False)
     controls = _attach_controls(engine, config)
     if seconds is not None:
         threading.Timer(seconds, lambda: engine.actions.put(None) or engine._stop.set()).start()
@@ -286,6 +288,8 @@ def run_engine(
         engine.stop()
         for c in controls:
             c.close()
+    if engine.failure is not None:  # non-zero: systemd restarts the service (5 s)
+        raise SoundscapeError(f"the audio loop failed: {engine.failure!r}; see the log above")
     return 0
 
 

@@ -195,6 +195,8 @@ class Engine:
         self._timer_deadline: float | None = None
         self._sleeping = False
         self.snapshot = Snapshot()
+        #: What stopped the audio loop, if it failed (``soundscape run`` then exits non-zero).
+        self.failure: BaseException | None = None
         # Audio health, written by the audio thread only.
         self.blocks = 0
         self.max_render_ratio = 0.0
@@ -295,6 +297,15 @@ class Engine:
         return self._block
 
     def _audio_loop(self) -> None:
+        try:
+            self._play()
+        except Exception as exc:  # a bug: fail fast rather than go quietly silent
+            log.exception("the audio loop failed; stopping so the service restarts")
+            self.failure = exc
+            self._stop.set()
+            self.actions.put(None)  # wake serve()
+
+    def _play(self) -> None:
         _try_realtime_priority()
         backoff = 0.5
         opened = False
@@ -405,11 +416,15 @@ class Engine:
             t0 = time.monotonic()
             try:
                 frame = camera.read(timeout_s=1.0)
-            except CameraError as exc:
+            except Exception as exc:  # CameraError, or a camera library's own failure
                 _close_quietly(camera)
                 camera = None
                 self._camera_lost(str(exc), lost_announced)
                 lost_announced = True
+                if not isinstance(exc, CameraError):  # unknown: do not spin on it
+                    log.exception("the camera failed unexpectedly")
+                    self._wait_blind(backoff)
+                    backoff = min(backoff * 2, 30.0)
                 continue
             if frame is None:
                 if time.monotonic() - last_frame_at > CAMERA_STALL_S:
@@ -426,7 +441,14 @@ class Engine:
                 lost_announced = False
                 self.camera_ok = True
                 self._publish()
-            self.vision_step(frame)
+            try:
+                self.vision_step(frame)
+            except Exception:  # a bug in matching must not stop the box listening
+                log.exception("could not match a frame; the sound keeps its last picture")
+                self._wait_blind(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
             rest = period - (time.monotonic() - t0)
             if rest > 0:
                 self._stop.wait(rest)

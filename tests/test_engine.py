@@ -271,3 +271,60 @@ def test_every_cue_is_ready_before_the_sound_starts(corpora, embedder, tmp_path:
         assert set(engine.cues._cues) == ready  # nothing new was rendered
     finally:
         engine.stop()
+
+
+class _BrokenSink(PacedSink):
+    """A sink with a bug (not a device error) after ``after`` blocks."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__(RATE, 512, 4)
+        self.after = after
+
+    def write(self, block) -> None:
+        if self.blocks_written >= self.after:
+            raise RuntimeError("a bug in the sound path")
+        super().write(block)
+
+
+def test_a_bug_in_the_audio_loop_stops_the_box_at_once(corpora, embedder, tmp_path) -> None:
+    """Not a silent box with a live process: the engine stops and says it failed, so
+    soundscape run exits non-zero and systemd restarts it (5 s, not the 30 s watchdog)."""
+    engine = _engine(corpora, embedder, _BrokenSink(after=20), tmp_path)
+    engine.start(announce_ready=False)
+    served = _serve(engine)
+    served.join(timeout=3.0)
+    try:
+        assert not served.is_alive(), "serve() went on after the audio loop died"
+        assert isinstance(engine.failure, RuntimeError)
+    finally:
+        engine.stop()
+
+
+class _FlakyCamera(SlideshowCamera):
+    """A camera whose library raises its own error (not a CameraError) on one read."""
+
+    failures = 0
+
+    def read(self, timeout_s: float = 1.0):
+        if _FlakyCamera.failures == 0:
+            _FlakyCamera.failures += 1
+            raise ValueError("driver hiccup")
+        return super().read(timeout_s)
+
+
+def test_a_camera_library_error_is_a_lost_camera_not_a_dead_loop(
+    corpora, embedder, tmp_path: Path
+) -> None:
+    photos = [DEMO_MEDIA / "night/owl/owl.jpg"]
+    engine = _engine(corpora, embedder, PacedSink(RATE, 512, 4), tmp_path)
+    engine.camera_opener = lambda: _FlakyCamera(photos, 2.0)
+    engine.start(announce_ready=False)
+    try:
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and engine.snapshot.frames_seen == 0:
+            time.sleep(0.05)
+        assert _FlakyCamera.failures == 1
+        assert engine.snapshot.frames_seen > 0, "the vision loop did not recover"
+        assert engine.snapshot.camera_ok and engine.failure is None
+    finally:
+        engine.stop()
