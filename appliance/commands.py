@@ -29,6 +29,7 @@ from appliance.corpus import Matcher
 from appliance.engine import Engine
 from appliance.errors import ControlsError, SoundscapeError
 from appliance.state import State, load_state
+from appliance.vision.images import side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ DEMO_PHOTOS = (
     "rain/rain_drops_on_leaves.jpg",
     "night/owl/owl.jpg",
 )
+#: The demo's last view: a cow on the left beside a waterfall on the right, so that with
+#: headphones the sound is heard following where things are in the picture.
+DEMO_SIDE_BY_SIDE = ("farm/cow/cow.jpg", "waterfall/waterfall_dam_spillway.jpg")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -322,6 +326,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         engine, problems = build_engine(config, camera_spec=f"slideshow:{DEMO_MEDIA}")
         return run_engine(engine, config, problems, args.seconds)
     print("No sound card here: rendering the demo to a WAV file and a picture instead.")
+    left, right = (DEMO_MEDIA / p for p in DEMO_SIDE_BY_SIDE)
+    photos.append(side_by_side(left, right, Path(args.output_dir) / "demo-side-by-side.jpg"))
     camera = SlideshowCamera(
         photos, seconds_per_image=args.seconds / len(photos), size=DEFAULT_FRAME_SIZE, loop=False
     )
@@ -329,9 +335,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = render(config, camera, "world", args.seconds, out, args.seed)
     wav, png = result.wav, result.png
+    seen = [p.parent.name if p.parent != DEMO_MEDIA else p.stem for p in photos[:-1]]
     print(
         f"Done in {time.perf_counter() - t0:.1f} s. The camera saw, in turn: "
-        + ", ".join(p.parent.name if p.parent != DEMO_MEDIA else p.stem for p in photos)
+        + ", ".join(seen)
+        + ", then a cow on the left beside a waterfall on the right (use headphones: "
+        "the cows are heard on the left)"
     )
     print(f"Listen:  {wav}\nLook:    {png}")
     return 0

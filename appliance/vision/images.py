@@ -43,3 +43,17 @@ def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
         return np.ascontiguousarray(crop, dtype=np.uint8)
     im = Image.fromarray(np.ascontiguousarray(crop, dtype=np.uint8))
     return np.asarray(im.resize((size, size), Image.BILINEAR))
+
+
+def side_by_side(left: Path, right: Path, out: Path, height: int = 480) -> Path:
+    """Write a picture of two photos next to each other (each its centre square, ``height``
+    pixels high) to ``out``: a view with something on the left and something else on the
+    right, to hear the sound follow where things are. Returns ``out``."""
+    halves = [Image.fromarray(square_resize(load_rgb(p), height)) for p in (left, right)]
+    picture = Image.new("RGB", (2 * height, height))
+    for i, half in enumerate(halves):
+        picture.paste(half, (i * height, 0))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(out, quality=90)
+    return out
