@@ -68,32 +68,6 @@ def timer_text(minutes: int) -> str:
     return f"Sleep timer {minutes} minutes." if minutes else "Sleep timer off."
 
 
-#: Bytes between two reads of :func:`prefault` (a page), and bytes per numpy call.
-_PAGE = 4096
-_PREFAULT_CHUNK = 1 << 20
-#: Larger corpora (48 kHz stereo: above 46 minutes) are not read ahead: they would not
-#: stay in a Pi's page cache anyway, and reading them would delay the switch by minutes.
-PREFAULT_MAX_BYTES = 512 << 20
-
-
-def prefault(audio: np.ndarray) -> None:
-    """Read one byte of every page of a memory-mapped corpus, on the calling thread.
-
-    A grain that touches a page not yet read would make the audio thread wait for the
-    disk (an SD card: milliseconds); this reads the file into the page cache and maps
-    every page before the audio thread sees the corpus. From the page cache it takes
-    about 18 ms per 100 MB here; the old corpus plays on meanwhile. In 1 MB calls, so
-    the audio thread gets the GIL in between.
-    """
-    if audio.nbytes > PREFAULT_MAX_BYTES:
-        log.info("corpus audio of %d MB is read from disk as it plays (not read ahead)",
-                 audio.nbytes >> 20)
-        return
-    flat = audio.reshape(-1).view(np.uint8)
-    for start in range(0, flat.size, _PREFAULT_CHUNK):
-        int(flat[start : start + _PREFAULT_CHUNK : _PAGE].sum())
-
-
 def volume_to_gain(volume: float) -> float:
     """Map the user's volume (0–1) to linear gain: squared, roughly equal loudness steps."""
     return float(min(max(volume, 0.0), 1.0)) ** 2
@@ -221,7 +195,7 @@ class Engine:
         # Plays the corpus' int16 memory map in place: a float32 copy of the world corpus
         # would be 300 MB, twice over during a crossfade, on a 2 GB Pi.
         source = Source.from_corpus(corpus)
-        prefault(corpus.audio)
+        corpus.read_ahead()  # here, not in the audio thread (see Corpus.read_ahead)
         return LoadedCorpus(corpus, Matcher(corpus), source, self._generation)
 
     def select_corpus(self, index: int, announce: bool = True) -> None:

@@ -244,3 +244,20 @@ def test_audio_file_as_video_source_is_refused(tmp_path: Path, media: Path, embe
     with pytest.raises(CorpusError, match="not found"):
         build_corpus(tmp_path / "nothing.mp4", tmp_path / "c", embedder)
     assert _leftovers(tmp_path) == []
+
+
+def _rss_file_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_read_ahead_maps_every_page_of_the_audio(small: Path) -> None:
+    c = load_corpus(small)  # a fresh memory map: no page of it is mapped yet
+    before_bytes = _rss_file_bytes()
+    c.read_ahead()  # so the audio thread never waits for the disk
+    grown = _rss_file_bytes() - before_bytes
+    assert grown > 0.9 * c.audio.nbytes, (grown, c.audio.nbytes)
+    assert not c.audio.flags.writeable
