@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from memory_status import status_bytes
 from test_corpus_support import make_small_source, make_video, small_corpus
 
 from appliance.corpus import build_corpus, load_corpus, model_sha256
@@ -247,11 +248,7 @@ def test_audio_file_as_video_source_is_refused(tmp_path: Path, media: Path, embe
 
 
 def _rss_file_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssFile:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no RssFile in /proc/self/status")
+    return status_bytes("RssFile")
 
 
 def test_read_ahead_maps_every_page_of_the_audio(small: Path) -> None:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from memory_status import status_bytes
 
 from appliance import DEMO_MEDIA
 from appliance.media import decode_audio
@@ -126,11 +127,7 @@ def _corpus(audio: np.ndarray, loudness_lufs: float) -> SimpleNamespace:
 
 
 def _rss_anon_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no RssAnon in /proc/self/status")
+    return status_bytes("RssAnon")
 
 
 def _region_p(k: int, weights: dict[int, float]) -> np.ndarray:
