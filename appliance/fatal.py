@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import numpy as np
-
 from appliance.errors import (
     AudioDeviceError,
     ConfigError,
@@ -56,6 +54,7 @@ def announce_fatal(
     """
     from appliance.audio.factory import open_sink, sound_card_present
     from appliance.cues import CueBank
+    from appliance.synth.source import to_pcm
 
     kind = device.partition(":")[0].strip().lower()
     if kind == "paced" or (kind == "auto" and not sound_card_present()):
@@ -69,7 +68,7 @@ def announce_fatal(
         log.warning("could not say why the appliance cannot start (%s)", err)
         return False
     try:
-        pcm = np.round(np.clip(cue, -1.0, 1.0) * 32767.0).astype(np.int16).reshape(-1)
+        pcm = to_pcm(cue).reshape(-1)  # interleaved int16, as the sink takes it
         step = 2 * block_size
         for i in range(0, pcm.size, step):
             sink.write(pcm[i : i + step])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from memory_status import status_bytes
 from test_corpus_support import make_small_source, make_video, small_corpus
 
+from appliance.bench import memory_bytes
 from appliance.corpus import build_corpus, load_corpus, model_sha256
 from appliance.corpus.fileformat import EMBEDDINGS, LABELS, MANIFEST
 from appliance.errors import CorpusError, MediaError
@@ -247,14 +247,10 @@ def test_audio_file_as_video_source_is_refused(tmp_path: Path, media: Path, embe
     assert _leftovers(tmp_path) == []
 
 
-def _rss_file_bytes() -> int:
-    return status_bytes("RssFile")
-
-
 def test_read_ahead_maps_every_page_of_the_audio(small: Path) -> None:
     c = load_corpus(small)  # a fresh memory map: no page of it is mapped yet
-    before_bytes = _rss_file_bytes()
+    before_bytes = memory_bytes("RssFile")
     c.read_ahead()  # so the audio thread never waits for the disk
-    grown = _rss_file_bytes() - before_bytes
+    grown = memory_bytes("RssFile") - before_bytes
     assert grown > 0.9 * c.audio.nbytes, (grown, c.audio.nbytes)
     assert not c.audio.flags.writeable

@@ -316,6 +316,7 @@ def test_a_camera_library_error_is_a_lost_camera_not_a_dead_loop(
     corpora, embedder, tmp_path: Path
 ) -> None:
     photos = [DEMO_MEDIA / "night/owl/owl.jpg"]
+    _FlakyCamera.failures = 0  # the next read fails once, in this test too when rerun
     engine = _engine(corpora, embedder, PacedSink(RATE, 512, 4), tmp_path)
     engine.camera_opener = lambda: _FlakyCamera(photos, 2.0)
     engine.start(announce_ready=False)

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from memory_status import status_bytes
 
 from appliance import DEMO_MEDIA
+from appliance.bench import memory_bytes
 from appliance.media import decode_audio
 from appliance.synth import GrainParams, Granulator, Source, measure_loudness
 from appliance.synth.source import to_pcm
@@ -123,11 +123,8 @@ def pcm_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def _corpus(audio: np.ndarray, loudness_lufs: float) -> SimpleNamespace:
     """What Source.from_corpus reads of an appliance.corpus.Corpus."""
     times = np.arange(0.0, audio.shape[0] / SR, 1.0)
-    return SimpleNamespace(audio=audio, keyframe_times=times, loudness_lufs=loudness_lufs)
-
-
-def _rss_anon_bytes() -> int:
-    return status_bytes("RssAnon")
+    return SimpleNamespace(audio=audio, keyframe_times=times, loudness_lufs=loudness_lufs,
+                           keyframe_loudness_lufs=None)
 
 
 def _region_p(k: int, weights: dict[int, float]) -> np.ndarray:
@@ -566,7 +563,7 @@ def test_wrong_dtype_raises_instead_of_compiling(cow: Source) -> None:
 def test_memmapped_int16_corpus_plays_in_place(pcm_files: dict[str, object]) -> None:
     Granulator()  # the kernel loaded before measuring
     out = np.zeros((BLOCK, 2), dtype=np.float32)
-    before = _rss_anon_bytes()
+    before = memory_bytes("RssAnon")
     mm = np.load(pcm_files["stereo"], mmap_mode="r")
     assert not mm.flags.writeable and mm.dtype == np.int16
     source = Source.from_corpus(_corpus(mm, pcm_files["stereo_lufs"]))
@@ -578,7 +575,7 @@ def test_memmapped_int16_corpus_plays_in_place(pcm_files: dict[str, object]) -> 
     for _ in range(round(3.0 * SR / BLOCK)):
         g.render(out)
         peak = max(peak, float(np.abs(out).max()))
-    grown = _rss_anon_bytes() - before
+    grown = memory_bytes("RssAnon") - before
     assert grown < mm.nbytes // 4, f"anonymous memory grew by {grown} bytes"  # no copy
     assert 0.01 < peak < 1.0
     assert g.stats.grains_started >= 290

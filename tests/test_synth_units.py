@@ -155,7 +155,8 @@ def test_from_corpus_takes_the_corpus_audio_and_figures() -> None:
     for channels, lufs in ((2, -20.0), (1, -20.0 - 10.0 * math.log10(2.0))):
         pcm = np.zeros((2 * SR, channels), np.int16)
         pcm.flags.writeable = False
-        corpus = SimpleNamespace(audio=pcm, keyframe_times=times, loudness_lufs=-20.0)
+        corpus = SimpleNamespace(audio=pcm, keyframe_times=times, loudness_lufs=-20.0,
+                                 keyframe_loudness_lufs=None)
         s = Source.from_corpus(corpus)
         assert s.audio is pcm and np.shares_memory(s.pcm, pcm)
         assert np.array_equal(s.keyframe_times, times) and s.keyframe_times.dtype == np.float64

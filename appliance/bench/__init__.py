@@ -26,3 +26,14 @@ def time_it(fn: Callable[[], object], repeat: int, warmup: int = 2) -> list[floa
 
 def say(line: str) -> None:
     print(line, flush=True)
+
+
+def memory_bytes(key: str) -> int:
+    """A ``kB`` figure of this process from /proc/self/status, in bytes: ``"VmRSS"`` (all
+    resident memory), ``"RssAnon"`` (heap: what a leak grows), ``"RssFile"`` (mapped
+    files, such as corpus audio, which the kernel can drop)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(f"no {key} in /proc/self/status")

@@ -15,22 +15,15 @@ from __future__ import annotations
 import time
 
 from appliance import DEMO_MEDIA
-from appliance.bench import say
+from appliance.bench import memory_bytes, say
 
 #: Seconds between two presses of "next corpus".
 SWITCH_EVERY_S = 6.0
 
 
 def _memory_mb() -> dict[str, float]:
-    """Resident memory in MB: all of it, and the anonymous part (heap: what a leak grows;
-    the rest is mostly corpus audio mapped from the page cache, which the kernel can drop)."""
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon"):
-                out[key] = int(value.split()[0]) / 1024
-    return out
+    """Resident memory in MB: all of it, and the anonymous part (see memory_bytes)."""
+    return {key: memory_bytes(key) / 2**20 for key in ("VmRSS", "RssAnon")}
 
 
 def run(quick: bool = False) -> dict[str, object]:

@@ -12,7 +12,7 @@ edge) to +1 (right edge) and ``w_c = exp(−(d_c − min d) / COLUMN_TAU)``: col
 as near as the nearest share the weight, so a view filled by one kind of place (every
 column alike) sits in the centre, and an object spread over several strips sits at
 their middle. Measured on the demo photos side by side (cow | waterfall, the model's
-centre square half of each): the cow's keyframe at −0.56, the waterfall's at +0.83;
+centre square half of each): the cow's keyframe at −0.59, the waterfall's at +0.85;
 swapped, the signs swap (tests/test_direction.py).
 """
 

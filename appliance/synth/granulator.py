@@ -91,8 +91,8 @@ class Granulator:
         self._pending: _Layer | None = None
         self._applied: _Layer | None = None
         self._latest: _Layer | None = None
-        self._p_pub: tuple[_Layer, np.ndarray, np.ndarray] | None = None
-        self._p_seen: tuple[_Layer, np.ndarray, np.ndarray] | None = None
+        self._p_pub: tuple[_Layer, np.ndarray, np.ndarray | None] | None = None
+        self._p_seen: tuple[_Layer, np.ndarray, np.ndarray | None] | None = None
         self._set_parameters()
 
     def _set_parameters(self) -> None:
@@ -171,9 +171,8 @@ class Granulator:
         if layer is None:
             raise RuntimeError("set_source() must come before set_probability()")
         k = layer.source.keyframes
-        if pan is None:
-            pans = np.zeros(k)
-        else:
+        pans = None
+        if pan is not None:
             pans = np.array(pan, dtype=np.float64).reshape(-1)
             if pans.shape != (k,) or not np.all(np.abs(pans) <= 1.0):  # also rejects NaN
                 raise ValueError(f"pan must have one value in [-1, 1] per keyframe ({k})")
@@ -279,7 +278,7 @@ class Granulator:
         cur = int(self._istate[L.I_CURRENT])
         if layer is self._layers[cur] and self._istate[self._slot_index(cur, L.S_ACTIVE)]:
             layer.kf[L.KF_TARGET] = q
-            layer.kf[L.KF_PAN_TARGET] = pans
+            layer.kf[L.KF_PAN_TARGET] = 0.0 if pans is None else pans
             self._istate[self._slot_index(cur, L.S_DIRTY)] = 1
             self._p_seen = pub
         elif layer is not self._latest:

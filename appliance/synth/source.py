@@ -150,7 +150,7 @@ class Source:
         """
         audio = corpus.audio
         loudness = float(corpus.loudness_lufs)
-        per_keyframe = getattr(corpus, "keyframe_loudness_lufs", None)
+        per_keyframe = corpus.keyframe_loudness_lufs
         if per_keyframe is not None:
             per_keyframe = np.array(per_keyframe, dtype=np.float64)
         if audio.ndim == 2 and audio.shape[1] == 1:
