@@ -26,6 +26,7 @@ from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
 from appliance.corpus.calibrate import VIDEO_EXCLUDE_S, calibrate
 from appliance.corpus.features import FeatureSpace
+from appliance.corpus.known import class_support
 from appliance.corpus.loudness import combine, file_loudness, keyframe_loudness
 from appliance.corpus.manifest import SceneManifest, read_scene_manifest
 from appliance.corpus.model_id import cached_file_sha256, model_sha256
@@ -41,6 +42,7 @@ from appliance.corpus.sources import (
 )
 from appliance.corpus.timeline import plan_keyframes
 from appliance.errors import CorpusError
+from appliance.vision.classes import class_head
 from appliance.vision.images import load_rgb
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 48000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
 DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True)
 #: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
@@ -288,6 +290,9 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     deq = q.astype(np.float32) * scales[:, None]
     originals = np.array([v == "" for v in s.variant])
     matching = calibrate(deq, np.asarray(s.group), originals)
+    # The class support reads the model's raw vectors (mean pooling, the default space;
+    # GeM-pooled corpora get the support of their pooled vectors, a close stand-in).
+    support = class_support(class_head(), pooled)
     audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
     frames = int(audio.shape[0])
     times = np.asarray(s.times, dtype=np.float64)
@@ -304,7 +309,7 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         for a, b, c, v in zip(s.scene, s.segment, s.origin, s.variant, strict=True)
     ], dtype=np.int32).reshape(-1, 4)
     arrays = {ff.AUDIO: np.ascontiguousarray(audio), ff.EMBEDDINGS: q, ff.SCALES: scales,
-              ff.LABELS: labels}
+              ff.LABELS: labels, ff.CLASSES: support}
     if features.center is not None:
         arrays[ff.MEAN] = features.center
     sums = ff.save_arrays(tmp, arrays)

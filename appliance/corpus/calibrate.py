@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from appliance.corpus import known
 from appliance.corpus.mapping import DEFAULT_FLOOR, MappingParams
 
 TAU_FRACTION = 0.1
@@ -77,4 +78,6 @@ def calibrate(vectors: np.ndarray, groups: np.ndarray, originals: np.ndarray,
         tau = max(float(np.median(spread)) * tau_fraction, 1e-6)
     if not confidence:
         return MappingParams(tau=tau, floor=floor)
-    return MappingParams(tau=tau, floor=floor, d_near=d_near, d_far=d_far)
+    return MappingParams(tau=tau, floor=floor, d_near=d_near, d_far=d_far,
+                         known_lo=known.KNOWN_LO, known_hi=known.KNOWN_HI,
+                         support_gain=known.GAIN)

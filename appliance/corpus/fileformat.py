@@ -9,6 +9,8 @@
     labels.npy         int32 (K, 4): scene index, segment index (-1: none), origin index,
                        variant index (into the manifest's scene/segment/origin/variant lists)
     feature_mean.npy   float32 (D,): only when the matching space is centred
+    class_support.npy  float32 (1000,): per ImageNet class, the largest (softened)
+                       posterior any keyframe gives it (builder 3 on; corpus/known.py)
     announce.wav       the spoken name (only when espeak-ng was there at build time)
 
 Keyframe times (s, float64) are in the manifest. Keyframe k spans
@@ -41,8 +43,13 @@ from appliance.errors import CorpusError
 
 FORMAT = 1
 MANIFEST = "corpus.json"
-AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN = (
-    "audio.npy", "embeddings.npy", "scales.npy", "labels.npy", "feature_mean.npy")
+AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN, CLASSES = (
+    "audio.npy", "embeddings.npy", "scales.npy", "labels.npy", "feature_mean.npy",
+    "class_support.npy")
+#: The oldest builder whose corpora this appliance plays: builder 3 added the class
+#: support that tells unknown sights apart; an older corpus would call up its places
+#: for a living room as surely as for a harbour, so it is refused with the rebuild command.
+MIN_BUILDER = 3
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 #: Corpora with more audio (48 kHz stereo: above 46 minutes) are not read ahead: they
 #: would not stay in a Pi's page cache anyway, and reading them would delay a switch.
@@ -84,6 +91,8 @@ class Corpus:
     manifest: dict = field(default_factory=dict, repr=False)
     #: LUFS around each keyframe (builder 2 on; None in older corpora: no level balance).
     keyframe_loudness_lufs: np.ndarray | None = None
+    #: float32 (1000,) ImageNet class support (known.py); None only for hand-made test corpora.
+    class_support: np.ndarray | None = None
 
     @property
     def num_keyframes(self) -> int:
@@ -206,6 +215,15 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
     fmt = m.get("format")
     _expect(fmt == FORMAT, path, f"format {fmt!r} is not {FORMAT}; rebuild with: {hint}")
 
+    build = m.get("build")
+    builder = build.get("builder") if isinstance(build, dict) else None
+    if not (isinstance(builder, int) and not isinstance(builder, bool)
+            and builder >= MIN_BUILDER):
+        raise CorpusError(
+            f"corpus {path} was built by builder {builder!r}, before the appliance could "
+            f"tell unknown sights apart (it needs builder {MIN_BUILDER} or later); "
+            f"rebuild with: {hint}")
+
     model = _field(m, "model", dict, path)
     sha = model.get("sha256")
     _expect(isinstance(sha, str) and bool(_HEX64.match(sha)), path, "model sha256 is malformed")
@@ -261,7 +279,12 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
     labels = _load_npy(path, LABELS)
     _expect(labels.dtype == np.int32 and labels.shape == (k, 4), path,
             f"{LABELS} should be int32 ({k}, 4)")
-    arrays = {EMBEDDINGS: emb, SCALES: scales, LABELS: labels}
+    support = _load_npy(path, CLASSES)
+    _expect(support.dtype == np.float32 and support.shape == (1000,)
+            and bool(np.all(np.isfinite(support))) and bool(np.all(support >= 0))
+            and bool(np.all(support <= 1)), path,
+            f"{CLASSES} should be 1000 float32 values in [0, 1]")
+    arrays = {EMBEDDINGS: emb, SCALES: scales, LABELS: labels, CLASSES: support}
     feat_desc = m.get("features")
     center = None
     if isinstance(feat_desc, dict) and feat_desc.get("center") is True:
@@ -308,7 +331,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
 
     scene_of = [scene_names[i] for i in labels[:, 0]]
     segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]
-    for arr in (emb, scales, labels, times) + (() if kf_loud is None else (kf_loud,)):
+    for arr in (emb, scales, labels, times, support) + (() if kf_loud is None else (kf_loud,)):
         arr.flags.writeable = False
     return Corpus(
         path=path, name=name,
@@ -322,7 +345,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
         variants=[variants[i] for i in labels[:, 3]], scene_names=scene_names,
         segment_labels=segment_labels,
         source=m.get("source") if isinstance(m.get("source"), dict) else {}, manifest=m,
-        keyframe_loudness_lufs=kf_loud,
+        keyframe_loudness_lufs=kf_loud, class_support=support,
     )
 
 

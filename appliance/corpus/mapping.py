@@ -5,7 +5,7 @@ keyframes, with ``u_k = span_k / duration`` (the share of the timeline that
 keyframe k covers; ``u`` is the corpus' uniform-in-time distribution)::
 
     s_k = u_k · exp(−(d_k − d_min) / τ)  /  Σ_j u_j · exp(−(d_j − d_min) / τ)
-    c   = clip((d_far − d_min) / (d_far − d_near), 0, 1)            (confidence)
+    c   = clip((d_far − d_min) / (d_far − d_near), 0, 1) · c_known    (confidence)
     p_k = (1 − ε) · (c · s_k + (1 − c) · u_k) + ε · u_k
 
 - **Monotone**: within a frame, a smaller distance never gets a smaller
@@ -22,7 +22,10 @@ keyframe k covers; ``u`` is the corpus' uniform-in-time distribution)::
   photos of known places ever are (``d_near``, ``d_far``: measured once, the
   matching space being the same for every corpus; calibrate.py) is an
   unknown sight; its p relaxes towards the uniform distribution instead of
-  picking a confident nearest neighbour.
+  picking a confident nearest neighbour. ``c_known`` (known.py, from the
+  network's own ImageNet classes) does the same for a sight whose *kind*
+  none of the corpus' pictures shows (a couch, a cup), however near its
+  nearest keyframe: one factor per frame, so monotonicity holds.
 - **Floor** ``ε`` (1 %): no part of the corpus ever becomes impossible.
 
 p is a probability **per keyframe** (what the synthesizer samples: a
@@ -51,12 +54,21 @@ class MappingParams:
     ``d_near``, ``d_far``: nearest distances (matching-space units) at and
     below which a frame is fully trusted (``c = 1``), at and above which not
     at all (``c = 0``). ``d_far = inf`` turns the confidence off.
+    ``known_lo``, ``known_hi``, ``support_gain``: the unknown-sight ramp (known.py);
+    ``known_hi = 0`` turns it off.
     """
 
     tau: float
     floor: float = DEFAULT_FLOOR
     d_near: float = 0.0
     d_far: float = math.inf
+    known_lo: float = 0.0
+    known_hi: float = 0.0
+    support_gain: float = 1.0
+
+    @property
+    def uses_known(self) -> bool:
+        return self.known_hi > 0
 
     def describe(self) -> dict[str, float | None]:
         out: dict[str, float | None] = asdict(self)
@@ -66,8 +78,9 @@ class MappingParams:
 
     @classmethod
     def from_description(cls, desc: object, where: str) -> MappingParams:
-        if not isinstance(desc, dict) or set(desc) != {"tau", "floor", "d_near", "d_far"}:
-            raise CorpusError(f"{where}: 'matching' must have tau, floor, d_near and d_far")
+        keys = {"tau", "floor", "d_near", "d_far", "known_lo", "known_hi", "support_gain"}
+        if not isinstance(desc, dict) or set(desc) != keys:
+            raise CorpusError(f"{where}: 'matching' must have {', '.join(sorted(keys))}")
         vals = {}
         for key, value in desc.items():
             if key == "d_far" and value is None:
@@ -76,13 +89,20 @@ class MappingParams:
                 raise CorpusError(f"{where}: matching {key} must be a number")
             vals[key] = float(value)
         params = cls(**vals)
-        if not (params.tau > 0 and 0 <= params.floor < 1 and 0 <= params.d_near < params.d_far):
+        known_ok = (params.known_hi == 0 or 0 <= params.known_lo < params.known_hi <= 1)
+        if not (params.tau > 0 and 0 <= params.floor < 1 and 0 <= params.d_near < params.d_far
+                and known_ok and 1 <= params.support_gain <= 100):
             raise CorpusError(f"{where}: matching constants out of range: {params}")
         return params
 
 
-def probabilities(distances: np.ndarray, uniform: np.ndarray, params: MappingParams) -> np.ndarray:
-    """p per keyframe (float64, sums to 1) from distances (K,) and the time prior ``uniform``."""
+def probabilities(distances: np.ndarray, uniform: np.ndarray, params: MappingParams,
+                  known_confidence: float = 1.0) -> np.ndarray:
+    """p per keyframe (float64, sums to 1) from distances (K,) and the time prior ``uniform``.
+
+    ``known_confidence`` (0 … 1, known.py): how surely the frame shows a kind of
+    place the corpus has pictures of; it scales the distance confidence.
+    """
     d = np.asarray(distances, dtype=np.float64)
     d_min = float(d.min())
     s = uniform * np.exp(-(d - d_min) / params.tau)
@@ -91,6 +111,7 @@ def probabilities(distances: np.ndarray, uniform: np.ndarray, params: MappingPar
         c = 1.0
     else:
         c = min(1.0, max(0.0, (params.d_far - d_min) / (params.d_far - params.d_near)))
+    c *= min(1.0, max(0.0, float(known_confidence)))
     p = (1.0 - params.floor) * (c * s + (1.0 - c) * uniform) + params.floor * uniform
     p /= p.sum()
     return p

@@ -6,6 +6,9 @@ The live loop calls, for each frame::
                                            # or embedder.embed(frame) when
                                            # not matcher.needs_feature_map
 
+(or, to keep the distances too: ``d = matcher.distances(embedding)``, then
+``p = matcher.probabilities_from_distances(d, matcher.known_confidence(embedding))``)
+
 and hands ``p`` (float64 (K,), sums to 1, a probability per keyframe) to the
 synthesizer. When the camera is lost it relaxes to ``matcher.uniform()``.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from appliance.corpus import known
 from appliance.corpus.fileformat import Corpus
 from appliance.corpus.mapping import probabilities as map_probabilities
 
@@ -55,6 +59,12 @@ class Matcher:
         self._scene_idx = np.asarray([corpus.scene_names.index(s) for s in corpus.scenes])
         seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
         self._segment_idx = np.asarray(seg, dtype=np.int64)
+        self._support = corpus.class_support
+        self._head = None
+        if self.params.uses_known and self._support is not None:
+            from appliance.vision.classes import class_head
+
+            self._head = class_head()
 
     @property
     def needs_feature_map(self) -> bool:
@@ -82,13 +92,33 @@ class Matcher:
         d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
         return np.sqrt(np.maximum(d2, 0.0))
 
+    def knownness(self, x) -> float:
+        """Share (0 … 1) of the frame's ImageNet class belief on classes the corpus' pictures
+        show (known.py); 1.0 when the corpus has no class support."""
+        if self._head is None:
+            return 1.0
+        vector = x.vector if hasattr(x, "vector") else x
+        posterior = self._head.posterior(np.asarray(vector, dtype=np.float32))
+        return known.knownness(posterior, self._support, self.params.support_gain)
+
+    def known_confidence(self, x) -> float:
+        """The unknown-sight factor (0 … 1) for a frame: 0 for a kind of place the corpus
+        has no pictures of (p relaxes to :meth:`uniform`), 1 for a known kind."""
+        if self._head is None:
+            return 1.0
+        return known.known_confidence(self.knownness(x), self.params.known_lo,
+                                      self.params.known_hi)
+
     def probabilities(self, x) -> np.ndarray:
         """p per keyframe (float64 (K,), sums to 1) for a frame; see mapping.py for the map."""
-        return map_probabilities(self.distances(x), self._uniform, self.params)
+        return map_probabilities(self.distances(x), self._uniform, self.params,
+                                 self.known_confidence(x))
 
-    def probabilities_from_distances(self, d: np.ndarray) -> np.ndarray:
-        """p per keyframe from distances already computed with :meth:`distances`."""
-        return map_probabilities(d, self._uniform, self.params)
+    def probabilities_from_distances(self, d: np.ndarray,
+                                     known_confidence: float = 1.0) -> np.ndarray:
+        """p per keyframe from distances already computed with :meth:`distances` and the
+        frame's :meth:`known_confidence` (pass it: the default trusts every sight)."""
+        return map_probabilities(d, self._uniform, self.params, known_confidence)
 
     def positions(self, feature_map: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Left-right place (−1 left … +1 right, float64 (K,)) in the frame of each of the

@@ -1,0 +1,59 @@
+"""Is this a kind of place the corpus has pictures of? The unknown-sight confidence.
+
+The nearest distance alone does not tell: a living room's nearest keyframe
+can be as near as a new photo of a harbour's. What tells is *what* the
+picture shows, and the network knows that: its own ImageNet classifier
+(vision/classes.py) puts a couch, a cup or a wall clock in classes that no
+outdoor keyframe ever reaches, and a meadow, a hen or a pier in the classes
+the corpus' pictures do reach.
+
+At build time each class c gets a **support** ``S(c)``: the largest
+posterior any keyframe gives it (the corpus' *class envelope*). For a frame
+with posterior ``P``::
+
+    known   = Σ_c min(P(c), GAIN · S(c))                 (0 … 1)
+    c_known = clip((known − KNOWN_LO) / (KNOWN_HI − KNOWN_LO), 0, 1)
+
+``known`` is the histogram intersection of the frame's class belief with the
+envelope, the envelope raised ``GAIN`` times so a class the corpus shows
+only faintly still counts: a keyframe's own picture gives exactly 1, a new
+view of a known kind of place most of its belief, a couch or a cup almost
+nothing. The mapping (mapping.py) multiplies its distance confidence by
+``c_known``: an unknown sight relaxes to the corpus' time-uniform p, the
+sound of "somewhere". It is one number per frame, so within a frame p stays
+monotone in distance. The constants are measured on the development set
+(corpora/dev, ``scripts/measure_matching.py``; figures in corpora/README.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from appliance.vision.classes import N_CLASSES, ClassHead
+
+SUPPORT_TEMPERATURE = 1.0
+GAIN = 3.0
+KNOWN_LO = 0.2
+KNOWN_HI = 0.5
+
+
+def class_support(head: ClassHead, pooled: np.ndarray,
+                  temperature: float = SUPPORT_TEMPERATURE) -> np.ndarray:
+    """float32 (1000,): the largest posterior (at ``temperature``) any keyframe (rows of
+    ``pooled``, the model's raw (K, 2048) vectors) gives each ImageNet class."""
+    support = np.zeros(N_CLASSES, dtype=np.float64)
+    for start in range(0, len(pooled), 256):  # bounded memory for long video corpora
+        chunk = head.posterior(pooled[start : start + 256], temperature)
+        np.maximum(support, chunk.max(axis=0), out=support)
+    return support.astype(np.float32)
+
+
+def knownness(posterior: np.ndarray, support: np.ndarray, gain: float = GAIN) -> float:
+    """Share (0 … 1) of a frame's class posterior that the corpus' class envelope covers."""
+    covered = np.minimum(posterior, gain * support.astype(np.float64))
+    return float(min(1.0, covered.sum()))
+
+
+def known_confidence(known: float, lo: float = KNOWN_LO, hi: float = KNOWN_HI) -> float:
+    """The ramp from ``known`` to the confidence factor (0 below ``lo``, 1 above ``hi``)."""
+    return float(min(1.0, max(0.0, (known - lo) / (hi - lo))))

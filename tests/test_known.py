@@ -1,0 +1,124 @@
+"""Unknown sights: the network's own ImageNet classes tell a couch from a meadow.
+
+A new view of no known kind of place must sound like "somewhere" (p near the
+corpus' time-uniform p), while a corpus' own places stay near-certain.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.corpus import Matcher, load_corpus, resolve_corpus
+from appliance.corpus.known import class_support, known_confidence, knownness
+from appliance.corpus.mapping import MappingParams, probabilities
+from appliance.errors import CorpusError, ModelError
+from appliance.vision.classes import ClassHead, class_head
+from appliance.vision.images import load_rgb
+
+
+@pytest.fixture(scope="module")
+def head() -> ClassHead:
+    return class_head()
+
+
+@pytest.fixture(scope="module")
+def world(embedder) -> Matcher:
+    return Matcher(load_corpus(resolve_corpus("world", embedder)))
+
+
+def test_the_head_names_what_the_network_sees(head: ClassHead, embedder, media: Path) -> None:
+    hen = head.top(embedder.embed_file(media / "farm/chicken/chicken.jpg"), 1)[0]
+    ox = head.top(embedder.embed_file(media / "farm/cow/cow.jpg"), 1)[0]
+    assert hen[0] == "hen" and hen[1] > 0.5
+    assert ox[0] == "ox"
+
+
+def test_a_damaged_head_is_a_clear_model_error(tmp_path: Path) -> None:
+    bad = tmp_path / "head.npz"
+    np.savez(bad, kernel=np.zeros((10, 2048), np.int8), scale=np.ones(10, np.float32),
+             bias=np.zeros(10, np.float32), labels=np.array(["x"] * 10))
+    with pytest.raises(ModelError, match="wrong layout"):
+        ClassHead(bad)
+    with pytest.raises(ModelError, match="not found"):
+        ClassHead(tmp_path / "missing.npz")
+
+
+def test_a_keyframe_is_fully_known_and_a_foreign_class_is_not(head: ClassHead, embedder,
+                                                               media: Path) -> None:
+    pooled = np.stack([embedder.embed_file(media / p) for p in
+                       ("farm/chicken/chicken.jpg", "harbour/harbour_old_pier_gulls.jpg")])
+    support = class_support(head, pooled)
+    own = head.posterior(pooled)
+    assert knownness(own[0], support) == pytest.approx(1.0)
+    assert knownness(own[1], support) == pytest.approx(1.0)
+    # A frame whose whole belief is on a class no keyframe reaches ("studio couch").
+    couch = np.zeros(1000)
+    couch[list(head.labels).index("studio_couch")] = 1.0
+    assert knownness(couch, support) < 0.05
+    assert known_confidence(0.0) == 0.0 and known_confidence(1.0) == 1.0
+
+
+def test_no_known_kind_gives_exactly_the_time_uniform_p() -> None:
+    rng = np.random.default_rng(3)
+    d = rng.uniform(0.3, 1.0, 40)
+    u = rng.uniform(1, 5, 40)
+    u /= u.sum()
+    params = MappingParams(tau=0.02, floor=0.01, d_near=0.86, d_far=0.95)
+    np.testing.assert_allclose(probabilities(d, u, params, known_confidence=0.0), u)
+    half = probabilities(d, u, params, known_confidence=0.5)
+    full = probabilities(d, u, params, known_confidence=1.0)
+    assert np.abs(half - u).sum() < np.abs(full - u).sum()
+    # Within a frame, still monotone: nearer never gets less per second of audio.
+    for p in (half, full):
+        order = np.argsort(d)
+        density = (p / u)[order]
+        assert np.all(np.diff(density) <= 1e-12)
+
+
+def test_corpus_photos_stay_near_certain(world: Matcher, embedder, media: Path) -> None:
+    for rel, scene in (("farm/cow/cow.jpg", "farm"), ("harbour/harbour_city_quay.jpg",
+                                                       "harbour"),
+                       ("forest/forest_path.jpg", "forest")):
+        rgb = load_rgb(media / rel)
+        h, w = rgb.shape[:2]
+        for view in (rgb, np.ascontiguousarray(rgb[:, ::-1]),
+                     np.clip(rgb.astype(np.float32) * 0.6, 0, 255).astype(np.uint8),
+                     np.ascontiguousarray(rgb[h // 10 : h - h // 6, w // 8 : w - w // 10])):
+            masses = world.scene_masses(world.probabilities(embedder.embed(view)))
+            assert masses[scene] > 0.8, (rel, masses)
+
+
+def test_a_corpus_from_before_the_unknown_sight_check_is_refused(tmp_path: Path,
+                                                                  embedder) -> None:
+    src = resolve_corpus("night", embedder)
+    old = tmp_path / "night"
+    old.mkdir()
+    for f in src.iterdir():
+        (old / f.name).symlink_to(f)
+    (old / "corpus.json").unlink()
+    manifest = json.loads((src / "corpus.json").read_text())
+    manifest["build"]["builder"] = 2
+    (old / "corpus.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorpusError, match=r"builder 2.*rebuild with: soundscape corpus build"):
+        load_corpus(old)
+
+
+def test_the_class_support_is_checked_on_load(tmp_path: Path, embedder) -> None:
+    src = resolve_corpus("night", embedder)
+    bad = tmp_path / "night"
+    bad.mkdir()
+    for f in src.iterdir():
+        if f.name != "class_support.npy":
+            (bad / f.name).symlink_to(f)
+    with pytest.raises(CorpusError, match=r"class_support\.npy is missing"):
+        load_corpus(bad)
+    support = np.load(src / "class_support.npy")
+    support = support.copy()
+    support[0] = min(1.0, support[0] + 0.25)
+    np.save(bad / "class_support.npy", support)
+    with pytest.raises(CorpusError, match="checksum"):
+        load_corpus(bad)
