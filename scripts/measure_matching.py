@@ -18,6 +18,13 @@ Reported per configuration:
 
 Usage: ``.venv/bin/python scripts/measure_matching.py [--ood IMAGE ...]``
 (add ``--cache FILE`` to keep the embeddings between runs).
+
+``--dev``: instead, the figures that count, on the development set of new
+photos (corpora/dev: scenes, animal segments and ``none`` photos that no
+corpus holds) against the built ``world`` corpus, with one line per photo:
+right-scene rate, mean mass on the right scene, segment rate, the largest
+single-scene mass of any ``none`` photo (appliance/bench/devset.py; the
+same four figures are in ``scripts/bench``'s JSON).
 """
 
 from __future__ import annotations
@@ -240,6 +247,23 @@ def configs() -> list[Config]:
     ]
 
 
+def measure_dev(model: Path) -> int:
+    from appliance.bench import devset
+    from appliance.corpus import Matcher, ensure_demo_corpora, load_corpus
+
+    embedder = Embedder(model, num_threads=2)
+    corpus = load_corpus(ensure_demo_corpora(embedder, ["world"])[0])
+    results = devset.evaluate(Matcher(corpus), embedder, devset.read_dev_set())
+    devset.print_table(results)
+    figs = devset.figures(results)
+    print(f"\n{figs['dev_photos']} photos ({figs['dev_none_photos']} none), world corpus of "
+          f"{corpus.num_keyframes} keyframes: right scene {figs['dev_right_scene']:.1%}, "
+          f"mean mass on it {figs['dev_mean_mass']:.1%}, segment {figs['dev_segment']:.1%}, "
+          f"none max {figs['dev_none_max']:.1%} (mean distance from uniform "
+          f"{figs['dev_none_tv']:.3f})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--manifest", type=Path, default=CORPORA_DIR / "world.toml")
@@ -247,7 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ood", type=Path, nargs="*", default=[], help="extra out-of-domain photos")
     ap.add_argument("--cache", type=Path, help="keep embeddings in this .npz between runs")
     ap.add_argument("--tau-sweep", action="store_true", help="also sweep TAU_FRACTION")
+    ap.add_argument("--dev", action="store_true",
+                    help="measure on the development set (corpora/dev) instead")
     args = ap.parse_args(argv)
+    if args.dev:
+        return measure_dev(args.model)
 
     t0 = time.perf_counter()
     manifest = read_scene_manifest(args.manifest)

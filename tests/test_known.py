@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from appliance.bench.devset import read_dev_set
 from appliance.corpus import Matcher, load_corpus, resolve_corpus
 from appliance.corpus.known import class_support, known_confidence, knownness
 from appliance.corpus.mapping import MappingParams, probabilities
@@ -77,6 +78,19 @@ def test_no_known_kind_gives_exactly_the_time_uniform_p() -> None:
         order = np.argsort(d)
         density = (p / u)[order]
         assert np.all(np.diff(density) <= 1e-12)
+
+
+def test_none_photos_of_the_development_set_sound_like_somewhere(world: Matcher,
+                                                                 embedder) -> None:
+    """Rooms, objects, people, streets: at least half give (almost) exactly the uniform p."""
+    photos = [p for p in read_dev_set() if p.scene == "none"]
+    assert len(photos) >= 20
+    u = world.uniform()
+    tvs = [0.5 * float(np.abs(world.probabilities(embedder.embed(load_rgb(p.path))) - u).sum())
+           for p in photos]
+    near_uniform = sum(tv < 0.05 for tv in tvs)
+    assert near_uniform >= 0.5 * len(photos), sorted(zip(tvs, [p.path.name for p in photos],
+                                                          strict=True))
 
 
 def test_corpus_photos_stay_near_certain(world: Matcher, embedder, media: Path) -> None:

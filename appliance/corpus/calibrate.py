@@ -29,8 +29,8 @@ import numpy as np
 from appliance.corpus import known
 from appliance.corpus.mapping import DEFAULT_FLOOR, MappingParams
 
-TAU_FRACTION = 0.1
-DEFAULT_TAU = 0.021
+TAU_FRACTION = 0.15
+DEFAULT_TAU = 0.032
 D_NEAR = 0.86
 D_FAR = 0.95
 MIN_PROBES = 16

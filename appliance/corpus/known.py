@@ -33,8 +33,8 @@ from appliance.vision.classes import N_CLASSES, ClassHead
 
 SUPPORT_TEMPERATURE = 1.0
 GAIN = 3.0
-KNOWN_LO = 0.2
-KNOWN_HI = 0.5
+KNOWN_LO = 0.3
+KNOWN_HI = 0.7
 
 
 def class_support(head: ClassHead, pooled: np.ndarray,

@@ -1,0 +1,129 @@
+"""What a *new* view calls up: matching measured on the development set (corpora/dev).
+
+The development set is photos that are no corpus' keyframes, each labelled
+with a ``world`` scene, an animal segment where one fits, or ``none`` (a
+kind of place the demo corpora have no sound for: rooms, objects, people,
+streets). Each photo is matched against the built ``world`` corpus exactly
+as a camera frame would be (``Matcher.probabilities``):
+
+- ``dev_right_scene``: share of scene photos whose own scene gets the most mass;
+- ``dev_mean_mass``: mean mass on the own scene over those photos;
+- ``dev_segment``: share of animal photos whose own segment gets the most
+  mass among the segments;
+- ``dev_none_max``: the largest single-scene mass any ``none`` photo gets
+  (the time-uniform p gives the longest scene's share);
+- ``dev_none_tv``: the mean total-variation distance of the ``none`` photos'
+  p from the time-uniform p (0: exactly "somewhere").
+
+``scripts/measure_matching.py`` prints the same figures with a line per photo.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from appliance import CORPORA_DIR
+from appliance.bench import say
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+DEV_DIR = CORPORA_DIR / "dev"
+DEV_MANIFEST = DEV_DIR / "dev.toml"
+
+
+@dataclass(frozen=True)
+class DevPhoto:
+    """One labelled photo: ``scene`` is a world scene name or ``"none"``."""
+
+    path: Path
+    scene: str
+    segment: str
+
+
+@dataclass(frozen=True)
+class DevResult:
+    photo: DevPhoto
+    scenes: dict[str, float]
+    segments: dict[str, float]
+    knownness: float
+    tv_from_uniform: float
+
+    @property
+    def top_scene(self) -> str:
+        return max(self.scenes, key=self.scenes.__getitem__)
+
+
+def read_dev_set(manifest: Path = DEV_MANIFEST) -> list[DevPhoto]:
+    raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    return [DevPhoto(manifest.parent / p["file"], str(p["scene"]), str(p.get("segment", "")))
+            for p in raw["photo"]]
+
+
+def evaluate(matcher, embedder, photos: list[DevPhoto]) -> list[DevResult]:
+    """Match each photo's embedding against ``matcher``'s corpus."""
+    from appliance.vision.images import load_rgb
+
+    uniform = matcher.uniform()
+    out = []
+    for photo in photos:
+        x = embedder.embed(load_rgb(photo.path))
+        p = matcher.probabilities(x)
+        out.append(DevResult(photo, matcher.scene_masses(p), matcher.segment_masses(p),
+                             matcher.knownness(x), 0.5 * float(np.abs(p - uniform).sum())))
+    return out
+
+
+def figures(results: list[DevResult]) -> dict[str, float]:
+    known = [r for r in results if r.photo.scene != "none"]
+    animals = [r for r in known if r.photo.segment]
+    none = [r for r in results if r.photo.scene == "none"]
+    return {
+        "dev_right_scene": float(np.mean([r.top_scene == r.photo.scene for r in known])),
+        "dev_mean_mass": float(np.mean([r.scenes[r.photo.scene] for r in known])),
+        "dev_segment": float(np.mean([
+            bool(r.segments) and max(r.segments, key=r.segments.__getitem__) == r.photo.segment
+            for r in animals])),
+        "dev_none_max": float(max(max(r.scenes.values()) for r in none)),
+        "dev_none_tv": float(np.mean([r.tv_from_uniform for r in none])),
+        "dev_photos": len(results),
+        "dev_none_photos": len(none),
+    }
+
+
+def print_table(results: list[DevResult], out=sys.stdout) -> None:
+    for r in results:
+        label = r.photo.scene + (f"/{r.photo.segment}" if r.photo.segment else "")
+        own = r.scenes.get(r.photo.scene, 0.0)
+        seg = ""
+        if r.segments and r.photo.segment:
+            top_seg = max(r.segments, key=r.segments.__getitem__)
+            seg = f"  segment {top_seg} {r.segments[top_seg]:.2f}"
+        mark = "ok " if (r.photo.scene == "none" or r.top_scene == r.photo.scene) else "-- "
+        print(f"{mark}{r.photo.path.name[:44]:44} {label:16} -> {r.top_scene:9} "
+              f"{r.scenes[r.top_scene]:.2f} (own {own:.2f}, known {r.knownness:.2f}){seg}",
+              file=out)
+
+
+def run(quick: bool = False) -> dict[str, object]:
+    from appliance import DEFAULT_MODEL
+    from appliance.corpus import Matcher, ensure_demo_corpora, load_corpus
+    from appliance.vision.embedder import Embedder
+
+    if not DEV_MANIFEST.is_file():
+        say(f"no development set at {DEV_MANIFEST}")
+        return {}
+    embedder = Embedder(DEFAULT_MODEL, num_threads=2)
+    corpus = load_corpus(ensure_demo_corpora(embedder, ["world"])[0])
+    results = evaluate(Matcher(corpus), embedder, read_dev_set())
+    figs = figures(results)
+    say(f"development set: {figs['dev_photos']} photos ({figs['dev_none_photos']} none): "
+        f"right scene {figs['dev_right_scene']:.2f}, mean mass {figs['dev_mean_mass']:.2f}, "
+        f"segment {figs['dev_segment']:.2f}, none max {figs['dev_none_max']:.2f}")
+    return figs
