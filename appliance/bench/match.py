@@ -6,6 +6,9 @@ to all 36,000 int8 keyframes, the mapping) for one frame; the budget is 10 ms.
 other processes sharing the cores, unlike the wall-clock figure).
 ``match_embeddings_mb_36k``: memory of those embeddings as the matcher holds
 them (int8 rows + per-row scales + squared norms); the budget is 80 MB.
+``classes_ms``: of that update, the unknown-sight part (the ImageNet head's
+1000 × 2048 product and the class envelope, known.py); ``classes_ms_ratio``
+is it over ``match_ms_36k``.
 Also: the same update for the demo ``world`` corpus (dense float32 path), the
 time to open (load and validate) it, and, unless ``quick``, the time to build
 every demo corpus from scratch.
@@ -33,6 +36,7 @@ DIM = 2048
 def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
     """A Corpus of ``k`` keyframes with realistic-looking (sqrt, L2-normalized) int8 rows."""
     from appliance.corpus.builder import DEFAULT_FEATURES
+    from appliance.corpus import known
     from appliance.corpus.calibrate import D_FAR, D_NEAR, DEFAULT_TAU
     from appliance.corpus.fileformat import Corpus
     from appliance.corpus.mapping import MappingParams
@@ -54,9 +58,11 @@ def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
         scenes=scenes, segments=[""] * k, loudness_lufs=-20.0, credits="",
         audio=np.zeros((k * 48000 // 1000, 1), np.int16), model_sha256="0" * 64,
         announcement=None, embeddings=q, scales=scales, features=DEFAULT_FEATURES,
-        matching=MappingParams(DEFAULT_TAU, 0.01, D_NEAR, D_FAR), origins=["x"] * k,
+        matching=MappingParams(DEFAULT_TAU, 0.01, D_NEAR, D_FAR, known.KNOWN_LO,
+                               known.KNOWN_HI, known.GAIN), origins=["x"] * k,
         variants=[""] * k, scene_names=list(dict.fromkeys(scenes)), segment_labels=[],
         manifest={"scene_spans": []},
+        class_support=rng.uniform(0, 0.2, 1000).astype(np.float32),
     )
 
 
@@ -81,6 +87,9 @@ def run(quick: bool = False) -> dict[str, object]:
     for _ in range(repeat):
         m.probabilities(frame)
     out["match_cpu_ms_36k"] = round(1000 * (time.process_time() - c0) / repeat, 2)
+    cls_times = time_it(lambda: m.known_confidence(frame), repeat)
+    out["classes_ms"] = round(1000 * statistics.median(cls_times), 3)
+    out["classes_ms_ratio"] = round(out["classes_ms"] / out["match_ms_36k"], 3)
     # Placing the likely keyframes left or right from the 7×7 feature map (direction.py).
     fmap = np.maximum(rng.normal(0.3, 0.5, (7, 7, DIM)), 0).astype(np.float32)
     p36 = m.probabilities(frame)
@@ -91,7 +100,8 @@ def run(quick: bool = False) -> dict[str, object]:
     say(f"36,000 keyframes: p update {out['match_ms_36k']} ms median "
         f"(p95 {out['match_ms_36k_p95']} ms, CPU {out['match_cpu_ms_36k']} ms; budget 10), "
         f"embeddings {mb:.1f} MB (budget 80), matcher set-up {out['match_setup_ms_36k']} ms, "
-        f"left/right places {out['match_positions_ms_36k']} ms "
+        f"left/right places {out['match_positions_ms_36k']} ms, of the update the "
+        f"unknown-sight check {out['classes_ms']} ms "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
     if DEFAULT_MODEL.is_file():
