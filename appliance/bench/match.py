@@ -35,8 +35,8 @@ DIM = 2048
 
 def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
     """A Corpus of ``k`` keyframes with realistic-looking (sqrt, L2-normalized) int8 rows."""
-    from appliance.corpus.builder import DEFAULT_FEATURES
     from appliance.corpus import known
+    from appliance.corpus.builder import DEFAULT_FEATURES
     from appliance.corpus.calibrate import D_FAR, D_NEAR, DEFAULT_TAU
     from appliance.corpus.fileformat import Corpus
     from appliance.corpus.mapping import MappingParams
