@@ -48,11 +48,9 @@ log = logging.getLogger(__name__)
 
 def cache_dir() -> Path:
     """Where the demo corpora are built (see the module docstring)."""
-    for var in ("SOUNDSCAPE_CACHE", "CACHE_DIRECTORY"):  # the latter: set by systemd
-        if os.environ.get(var):
-            return Path(os.environ[var].split(":")[0]) / "corpora"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "soundscape" / "corpora"
+    from appliance.paths import cache_dir as root
+
+    return root() / "corpora"
 
 
 def user_dir() -> Path | None:
