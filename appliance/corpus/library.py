@@ -41,7 +41,7 @@ from appliance.corpus.fileformat import MANIFEST
 from appliance.corpus.manifest import NAME_RE, read_scene_manifest
 from appliance.corpus.model_id import model_sha256
 from appliance.corpus.progress import ProgressLine
-from appliance.errors import CorpusError
+from appliance.errors import CorpusError, CorpusMissingError
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def resolve_corpus(name_or_dir: str, embedder=None) -> Path:
             return ensure_demo_corpora(embedder, [name_or_dir])[0]
         return known[name_or_dir]
     if path.exists():
-        raise CorpusError(f"{path} is not a corpus (no {MANIFEST}); build one with: "
-                          f"soundscape corpus build SOURCE -o {path}")
+        raise CorpusMissingError(f"{path} is not a corpus (no {MANIFEST})",
+                                 fix=f"build one with: soundscape corpus build SOURCE -o {path}")
     raise CorpusError(f"no corpus {name_or_dir!r}: give a corpus directory or one of "
                       f"{', '.join(known) or '(none)'}")
