@@ -15,6 +15,7 @@ from appliance.commands import add_commands as add_run_commands
 from appliance.corpus.cli import add_commands as add_corpus_commands
 from appliance.doctor import add_commands as add_doctor_commands
 from appliance.errors import SoundscapeError
+from appliance.paths import use_numba_cache_dir
 
 # Each subsystem adds its own sub-commands.
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_numba_cache_dir()  # before Numba is imported: the same folder as scripts/* use
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

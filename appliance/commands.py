@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -16,19 +15,13 @@ import numpy as np
 
 from appliance import DEMO_MEDIA, PROJECT_ROOT
 from appliance import systemd_notify as sd
-from appliance.app import (
-    default_state_path,
-    load_corpora,
-    make_cues,
-    make_embedder,
-    make_settings,
-)
+from appliance.app import build_engine, load_corpora, make_cues, make_embedder, make_settings
 from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.config import DEFAULT_CONFIG_PATH, Config, load_config
 from appliance.corpus import Matcher
 from appliance.engine import Engine
 from appliance.errors import ControlsError, SoundscapeError
-from appliance.state import State, load_state
+from appliance.state import State
 from appliance.vision.images import side_by_side
 
 log = logging.getLogger(__name__)
@@ -146,68 +139,6 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------- run
-def power_off() -> None:
-    """Power the box off (the long-hold button). Needs permission: the installer's polkit
-    rule lets the service user run ``systemctl poweroff``."""
-    import subprocess
-
-    proc = subprocess.run(
-        ["systemctl", "poweroff", "--no-wall"], capture_output=True, text=True, timeout=20
-    )
-    if proc.returncode != 0:
-        raise SoundscapeError(f"systemctl poweroff failed: {proc.stderr.strip()}")
-
-
-def build_engine(config: Config, sink_spec: str | None = None, camera_spec: str | None = None):
-    """Everything ``soundscape run`` starts, without starting it."""
-    from appliance.audio.factory import open_sink
-    from appliance.camera.factory import open_camera
-
-    embedder = make_embedder(config)
-    settings = make_settings(config)
-    cues = make_cues(settings.sample_rate)
-    corpus_set = load_corpora(config, embedder)
-    state_path = default_state_path(config)
-    state = load_state(state_path, defaults=State(volume=config.volume.initial))
-    sink = open_sink(
-        sink_spec or config.audio.device,
-        sample_rate=settings.sample_rate,
-        block_size=settings.block_size,
-        periods=config.audio.periods,
-        sample_format=settings.sample_format,
-        # Under systemd nobody would listen to a file: discard instead of filling the disk.
-        wav_path=None
-        if os.environ.get("INVOCATION_ID")
-        else Path("soundscape-output.wav").resolve(),
-        on_retry=lambda exc, attempt, delay: log.warning(
-            "sound output unavailable (%s); retry %d in %.1f s", exc, attempt, delay
-        ),
-    )
-    spec = camera_spec or config.camera.source
-
-    def opener():
-        return open_camera(
-            spec,
-            size=(config.camera.width, config.camera.height),
-            fps=config.camera.fps,
-            slideshow_seconds=config.camera.slideshow_seconds,
-            fallback_folder=DEMO_MEDIA,
-        )
-
-    engine = Engine(
-        settings,
-        corpus_set.corpora,
-        embedder,
-        sink,
-        cues,
-        camera_opener=opener,
-        state=state,
-        state_path=state_path,
-        on_shutdown=power_off if config.buttons.shutdown_hold_s > 0 else None,
-    )
-    return engine, corpus_set.problems
-
-
 def _attach_controls(engine: Engine, config: Config) -> list:
     controls = []
     if config.buttons.enabled:
@@ -259,8 +190,7 @@ def run_engine(
     def on_signal(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
         stop.set()
-        engine.actions.put(None)
-        engine._stop.set()
+        engine.request_stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
@@ -272,7 +202,7 @@ def run_engine(
 
     def tell_systemd_when_playing() -> None:
         # READY=1 only once the kernels are loaded and the first block was written.
-        if sd.wait_for_first_block(lambda: engine.last_block_at > 0, stop=engine._stop):
+        if sd.wait_for_first_block(lambda: engine.last_block_at > 0, stop=engine.stop_event):
             sd.ready(f"playing {engine.state.corpus}")
             watchdog.start()
 
@@ -281,7 +211,7 @@ def run_engine(
         engine.mixer.play(cue, supersede=False)
     controls = _attach_controls(engine, config)
     if seconds is not None:
-        threading.Timer(seconds, lambda: engine.actions.put(None) or engine._stop.set()).start()
+        threading.Timer(seconds, engine.request_stop).start()
     try:
         engine.serve()
     finally:

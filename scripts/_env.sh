@@ -22,8 +22,10 @@ ensure_venv() {
         "$PY" -m pip install --quiet --disable-pip-version-check -e "${ROOT}[$extras]" >&2
         echo "$want" >"$stamp"
     fi
-    # Numba keeps compiled kernels here so later runs start fast.
-    export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$ROOT/.cache/numba}"
+    # Numba keeps compiled kernels here so later runs start fast: the same folder as
+    # `soundscape run` and `soundscape doctor` use (appliance/paths.py, XDG-aware).
+    NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$("$PY" -m appliance.paths numba)}"
+    export NUMBA_CACHE_DIR
 }
 
 # tflite-runtime 2.14 (the design card's runtime; last release, Python <= 3.11,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from appliance import DEFAULT_MODEL, DEMO_MEDIA, PROJECT_ROOT
+from appliance import DEFAULT_MODEL, DEMO_MEDIA
+from appliance.paths import use_numba_cache_dir
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(PROJECT_ROOT / ".cache" / "numba"))
+use_numba_cache_dir()  # the one rule scripts/*, run and doctor follow (appliance/paths.py)
 
 
 @pytest.fixture(scope="session")

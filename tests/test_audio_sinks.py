@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-import threading
 import time
 import wave
 from pathlib import Path
@@ -20,7 +19,6 @@ from appliance.audio import (
     WavSink,
     list_alsa_devices,
     open_sink,
-    open_with_retry,
 )
 from appliance.audio.alsa import proc_asound_cards
 from appliance.audio.formats import check_block
@@ -343,23 +341,10 @@ def test_retrying_sink_keeps_pace_while_the_card_is_missing_then_recovers() -> N
 
 
 def test_backoff_doubles_to_eight_seconds() -> None:
-    from appliance.audio.retry import _backoff
+    from appliance.backoff import Backoff
 
-    assert [_backoff(a, 0.5, 8.0) for a in range(1, 8)] == [0.5, 1, 2, 4, 8, 8, 8]
-
-
-def test_open_with_retry_stops_when_told() -> None:
-    stop = threading.Event()
-    retries: list[int] = []
-
-    def on_retry(exc: AudioDeviceError, attempt: int, delay: float) -> None:
-        retries.append(attempt)
-        if attempt == 2:
-            stop.set()
-
-    result = open_with_retry(lambda: AlsaSink(MISSING_CARD), stop, on_retry, first_delay_s=0.01)
-    assert result is None and retries == [1, 2]
-    made = iter([AlsaSink(MISSING_CARD), PacedSink()])
-    sink = open_with_retry(lambda: next(made), threading.Event(), first_delay_s=0.01)
-    assert isinstance(sink, PacedSink)
-    sink.close()
+    backoff = Backoff(0.5, 8.0)
+    assert [backoff.next() for _ in range(7)] == [0.5, 1, 2, 4, 8, 8, 8]
+    backoff.reset()
+    assert backoff.next() == 0.5
+    assert Backoff(1.0, 30.0).delay_after(6) == 30.0  # the camera's: 1, 2 ... 30 s

@@ -19,6 +19,8 @@ import pytest
 
 from appliance import DEFAULT_MODEL, PROJECT_ROOT, doctor
 from appliance.config import Config, load_config
+from appliance.doctor import base, hardware, report, service
+from appliance.synth import cache as kernel_cache
 
 WRONG_MODEL = PROJECT_ROOT / "tests" / "data" / "wrong_shape.tflite"
 
@@ -35,14 +37,14 @@ def no_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(factory, "detect_cameras", lambda: [])
     monkeypatch.setattr(factory, "v4l2_nodes", lambda *a, **k: [])
-    monkeypatch.setattr(doctor, "_sound_cards", lambda: [])
+    monkeypatch.setattr(hardware, "sound_cards", lambda: [])
     monkeypatch.setattr(
         buttons, "gpio_status",
         lambda: "GPIO: unavailable, Unable to load any default pin factory! (Falling back "
                 "from lgpio: No module named 'lgpio'; Falling back from native: unable to "
                 "locate Pi revision in /proc/device-tree or /proc/cpuinfo)",
     )
-    monkeypatch.setattr(doctor, "systemd_running", lambda: False)
+    monkeypatch.setattr(service, "systemd_running", lambda: False)
 
 
 # ------------------------------------------------------------ unit level
@@ -83,10 +85,10 @@ def load_config_text(text: str) -> Config:
 
 
 def test_sound_card_listing_and_the_pcm(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor, "_sound_cards",
+    monkeypatch.setattr(hardware, "sound_cards",
                         lambda: ["card 0 [Headphones]: bcm2835_headpho - bcm2835 Headphones",
                                  "card 1 [Device]: USB-Audio - USB Audio Device"])
-    monkeypatch.setattr(doctor.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(hardware.importlib.util, "find_spec", lambda name: object())
     ok = doctor.check_sound(load_config_text('[audio]\ndevice = "alsa:plughw:CARD=Device,DEV=0"\n'))
     assert ok.ok and "'plughw:CARD=Device,DEV=0'" in ok.detail
     wrong = doctor.check_sound(load_config_text('[audio]\ndevice = "alsa:hw:3"\n'))
@@ -98,8 +100,8 @@ def test_sound_card_listing_and_the_pcm(monkeypatch: pytest.MonkeyPatch) -> None
 def test_missing_pyalsaaudio_is_a_problem_when_there_is_a_card(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(doctor, "_sound_cards", lambda: ["card 0 [Device]: USB-Audio - X"])
-    monkeypatch.setattr(doctor.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(hardware, "sound_cards", lambda: ["card 0 [Device]: USB-Audio - X"])
+    monkeypatch.setattr(hardware.importlib.util, "find_spec", lambda name: None)
     check = doctor.check_sound(Config.default())
     assert not check.ok and not check.fatal
     assert "pyalsaaudio" in check.detail and "libasound2-dev" in check.fix
@@ -149,7 +151,7 @@ def test_a_broken_configuration_is_fatal_and_the_rest_still_runs(
 
 def test_missing_default_configuration_means_defaults(monkeypatch: pytest.MonkeyPatch,
                                                       tmp_path: Path) -> None:
-    monkeypatch.setattr(doctor, "DEFAULT_CONFIG_PATH", tmp_path / "absent.toml")
+    monkeypatch.setattr(service, "DEFAULT_CONFIG_PATH", tmp_path / "absent.toml")
     check, config = doctor.check_config(None)
     assert check.ok and "default" in check.detail
     assert config == Config.default()
@@ -161,7 +163,7 @@ def test_numba_cache_dir_that_cannot_be_written_is_fatal(
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocker / "numba"))  # below a file: impossible
-    monkeypatch.setattr(doctor, "_on_installed_box", lambda: False)
+    monkeypatch.setattr(service, "on_installed_box", lambda: False)
     check = doctor.check_numba_cache()
     assert not check.ok and check.fatal and "NUMBA_CACHE_DIR" in check.detail
 
@@ -174,7 +176,7 @@ def test_numba_cache_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     # What Numba writes: <cache>/synth_<sha1>/engine...render_block-<line>.pyXY.{nbi,N.nbc}
     import importlib.metadata
 
-    folder = tmp_path / doctor.synth_cache_subdir()
+    folder = tmp_path / kernel_cache.synth_cache_subdir()
     folder.mkdir()
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
     version = importlib.metadata.version("numba").encode()
@@ -193,21 +195,21 @@ def test_real_numba_cache_is_recognised(tmp_path: Path) -> None:
     code = "from appliance.synth import warm_up; warm_up()"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=900)
-    cached, words = doctor.kernel_cache_state(tmp_path)
+    cached, words = kernel_cache.kernel_cache_state(tmp_path)
     assert cached, words
 
 
 def test_a_pile_of_kernel_builds_means_cache_misses(tmp_path: Path) -> None:
     import importlib.metadata
 
-    folder = tmp_path / doctor.synth_cache_subdir()
+    folder = tmp_path / kernel_cache.synth_cache_subdir()
     folder.mkdir()
     tag = f"py{sys.version_info.major}{sys.version_info.minor}"
     version = importlib.metadata.version("numba").encode()
     (folder / f"engine._build.locals.render_block-117.{tag}.nbi").write_bytes(b"\x8c" + version)
-    for n in range(1, doctor.PILED_UP_BUILDS + 2):
+    for n in range(1, kernel_cache.PILED_UP_BUILDS + 2):
         (folder / f"engine._build.locals.render_block-117.{tag}.{n}.nbc").write_bytes(b"x")
-    cached, words = doctor.kernel_cache_state(tmp_path)
+    cached, words = kernel_cache.kernel_cache_state(tmp_path)
     assert not cached and "compiled again at every start" in words
 
 
@@ -260,7 +262,7 @@ def test_a_crashing_check_becomes_a_problem_not_a_crash() -> None:
     def broken() -> doctor.Check:
         raise RuntimeError("boom")
 
-    [check] = doctor._guarded("camera", broken)
+    [check] = base.guarded("camera", broken)
     assert not check.ok and not check.fatal and "boom" in check.detail
 
 
@@ -287,8 +289,9 @@ def machine_has_hardware() -> str:
 
 
 def run_doctor(*args: str, env_extra: dict[str, str] | None = None,
-               path_prefix: Path | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("INVOCATION_ID",)}
+               path_prefix: Path | None = None, drop: tuple[str, ...] = ()
+               ) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("INVOCATION_ID", *drop)}
     env.update(env_extra or {})
     if path_prefix is not None:
         env["PATH"] = f"{path_prefix}:{env.get('PATH', '')}"
@@ -348,10 +351,10 @@ def test_doctor_speaks_the_summary_and_each_problem(tmp_path: Path) -> None:
 
 def test_speak_reads_every_sentence_with_espeak(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(doctor.shutil, "which",
+    monkeypatch.setattr(report.shutil, "which",
                         lambda name: f"/usr/bin/{name}" if name == "espeak-ng" else None)
-    monkeypatch.setattr(doctor, "sound_card_present", lambda: True)
-    monkeypatch.setattr(doctor.subprocess, "run",
+    monkeypatch.setattr(report, "sound_card_present", lambda: True)
+    monkeypatch.setattr(report.subprocess, "run",
                         lambda cmd, **kw: calls.append(cmd) or subprocess.CompletedProcess(cmd, 0))
     assert doctor.speak(["one.", "two."], Config.default()) == ""
     assert [c[-1] for c in calls] == ["one.", "two."]
@@ -359,5 +362,48 @@ def test_speak_reads_every_sentence_with_espeak(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_speak_without_espeak_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor.shutil, "which", lambda name: None)
+    monkeypatch.setattr(report.shutil, "which", lambda name: None)
     assert "espeak-ng is not installed" in doctor.speak(["x"], Config.default())
+
+
+# ------------------------------------------------- fixes as data, one cache rule
+def test_errors_carry_their_fix_as_data_and_the_doctor_shows_it(tmp_path: Path) -> None:
+    from appliance.corpus import load_corpus
+    from appliance.errors import CorpusMissingError
+
+    with pytest.raises(CorpusMissingError) as caught:
+        load_corpus(tmp_path / "nowhere")
+    exc = caught.value
+    assert exc.fix == f"build one with: soundscape corpus build SOURCE -o {tmp_path / 'nowhere'}"
+    assert str(exc) == f"{exc.what}; {exc.fix}"  # the sentence a person reads, unchanged
+    config = load_config_text(f'[corpora]\norder = ["{tmp_path / "nowhere"}"]\n')
+    [check] = [c for c in doctor.check_corpora(config, "0" * 64) if c.name == "corpus nowhere"]
+    assert check.detail == exc.what and check.fix.startswith(exc.fix)
+
+
+def test_one_cache_rule_for_scripts_run_and_doctor(tmp_path: Path) -> None:
+    """Without NUMBA_CACHE_DIR, `soundscape doctor` looks where scripts/_env.sh and
+    `soundscape run` put Numba's kernels: $XDG_CACHE_HOME/soundscape/numba."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_CACHE_DIR", "SOUNDSCAPE_CACHE", "CACHE_DIRECTORY")}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    run = [sys.executable, "-m", "appliance.paths"]
+    numba = subprocess.run([*run, "numba"], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    cache = subprocess.run([*run, "cache"], env=env, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert numba == str(tmp_path / "xdg" / "soundscape" / "numba")
+    assert cache == str(tmp_path / "xdg" / "soundscape")
+    venv = Path(sys.prefix)
+    stamp = venv / ".soundscape-installed"
+    if stamp.is_file() and stamp.read_text().startswith("dev "):  # ensure_venv: no install
+        shell = subprocess.run(
+            ["bash", "-c", f'source "{PROJECT_ROOT}/scripts/_env.sh"; ensure_venv dev; '
+             'echo "$NUMBA_CACHE_DIR"'],
+            env={**env, "SOUNDSCAPE_VENV": str(venv)}, capture_output=True, text=True,
+            check=True, cwd=PROJECT_ROOT)
+        assert shell.stdout.strip().splitlines()[-1] == numba
+    report = json.loads(run_doctor("--json", env_extra={"XDG_CACHE_HOME": str(tmp_path / "xdg")},
+                                   drop=("NUMBA_CACHE_DIR", "SOUNDSCAPE_CACHE")).stdout)
+    [check] = [c for c in report["checks"] if c["name"] == "Numba cache"]
+    assert numba in check["detail"]

@@ -13,20 +13,24 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from PIL import Image
 
 from appliance import DEMO_MEDIA, PROJECT_ROOT
 from appliance.app import load_corpora, make_cues, make_settings
 from appliance.audio.paced import PacedSink
-from appliance.camera.simulated import SlideshowCamera
+from appliance.camera.simulated import FaultyCamera, SlideshowCamera
 from appliance.config import Config
 from appliance.controls.actions import Action
 from appliance.engine import Engine
 from appliance.state import load_state
+from appliance.synth import Source
+from appliance.vision.fake import FakeEmbedder
 
 RATE = 48000
 
@@ -300,32 +304,137 @@ def test_a_bug_in_the_audio_loop_stops_the_box_at_once(corpora, embedder, tmp_pa
         engine.stop()
 
 
-class _FlakyCamera(SlideshowCamera):
-    """A camera whose library raises its own error (not a CameraError) on one read."""
-
-    failures = 0
-
-    def read(self, timeout_s: float = 1.0):
-        if _FlakyCamera.failures == 0:
-            _FlakyCamera.failures += 1
-            raise ValueError("driver hiccup")
-        return super().read(timeout_s)
-
-
 def test_a_camera_library_error_is_a_lost_camera_not_a_dead_loop(
-    corpora, embedder, tmp_path: Path
+    corpora, tmp_path: Path
 ) -> None:
     photos = [DEMO_MEDIA / "night/owl/owl.jpg"]
-    _FlakyCamera.failures = 0  # the next read fails once, in this test too when rerun
-    engine = _engine(corpora, embedder, PacedSink(RATE, 512, 4), tmp_path)
-    engine.camera_opener = lambda: _FlakyCamera(photos, 2.0)
+    camera = FaultyCamera(SlideshowCamera(photos, 2.0), read_errors=[ValueError("driver hiccup")])
+    engine = _engine(corpora, FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path)
+    engine.camera_opener = lambda: camera
     engine.start(announce_ready=False)
     try:
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline and engine.snapshot.frames_seen == 0:
             time.sleep(0.05)
-        assert _FlakyCamera.failures == 1
+        assert camera.faults == 1
         assert engine.snapshot.frames_seen > 0, "the vision loop did not recover"
         assert engine.snapshot.camera_ok and engine.failure is None
     finally:
         engine.stop()
+
+
+def test_a_camera_that_fails_to_open_then_stalls_is_announced_once_then_back(
+    corpora, tmp_path: Path
+) -> None:
+    """Every way of losing the camera takes the one "lost" path: the cue once, blind
+    relaxation, reopening; "camera back" when frames come again."""
+    photos = [DEMO_MEDIA / "night/owl/owl.jpg"]
+    camera = FaultyCamera(SlideshowCamera(photos, 2.0, max_fps=50.0), open_errors=1,
+                          stall_reads=400)
+    engine = _engine(corpora, FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path)
+    engine.camera_opener = lambda: camera
+    played: list[np.ndarray] = []
+    play = engine.mixer.play
+    engine.mixer.play = lambda cue, *a, **kw: played.append(cue) or play(cue, *a, **kw)
+    engine.start(announce_ready=False)
+    try:
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline and engine.snapshot.frames_seen == 0:
+            time.sleep(0.05)
+    finally:
+        engine.stop()
+    lost, back = engine.cues.phrase("camera_lost"), engine.cues.phrase("camera_back")
+    assert engine.snapshot.frames_seen > 0 and engine.snapshot.camera_ok
+    assert [c is lost for c in played].count(True) == 1, "camera lost said more than once"
+    assert played[-1] is back, "camera back was not said when frames returned"
+
+
+def test_fake_embedder_is_deterministic_and_keeps_left_and_right() -> None:
+    fake = FakeEmbedder()
+    frame = np.zeros((224, 280, 3), np.uint8)  # 7 × 7 cells of 32 × 40 pixels
+    frame[:, :120] = (220, 40, 40)  # red on the left three columns
+    mirrored = frame[:, ::-1].copy()
+    a, b = fake.embed_full(frame), fake.embed_full(frame.copy())
+    assert np.array_equal(a.vector, b.vector) and a.vector.shape == (2048,)
+    m = fake.embed_full(mirrored)
+    assert np.allclose(a.vector, m.vector, atol=1e-5)  # the same colours overall
+    assert not np.allclose(a.feature_map[:, 0], m.feature_map[:, 0])  # but placed apart
+    assert not np.allclose(fake.embed(frame), fake.embed(np.full_like(frame, 30)))
+
+
+def _audio_phases(engine: Engine, ask, phases: int, blocks: int = 4):
+    """Alternate, on two real threads, ``ask(i)`` on this one and ``blocks`` blocks of
+    ``engine.audio.process()`` on an audio thread; this thread waits while the audio
+    thread renders, so tracemalloc's peak over a phase is the audio thread's alone.
+    Returns (the largest memory peak of an audio phase in bytes, block times in s)."""
+    go, done = threading.Event(), threading.Event()
+    peaks: list[int] = []
+    times: list[float] = []
+    work: list = [None]
+
+    def audio_thread() -> None:
+        for _ in range(phases):
+            go.wait()
+            go.clear()
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            if work[0] is not None:
+                work[0]()
+            for _ in range(blocks):
+                t0 = time.perf_counter()
+                engine.audio.process()
+                times.append(time.perf_counter() - t0)
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+            done.set()
+
+    thread = threading.Thread(target=audio_thread, name="audio")
+    thread.start()
+    try:
+        for i in range(phases):
+            work[0] = ask(i)
+            go.set()
+            assert done.wait(30), "the audio thread hung"
+            done.clear()
+    finally:
+        thread.join(30)
+    return peaks, times
+
+
+def test_switches_and_new_p_allocate_nothing_on_the_audio_thread(embedder, tmp_path) -> None:
+    """Prepare / process: a corpus switch (source, keyframe table, balance gains,
+    loudness make-up, matcher) and a stream of new p (embed, match, normalise, pans)
+    are prepared on the asking thread; the audio thread only swaps references.
+
+    What the audio thread still allocates is a few Python objects per block (views of
+    the cue being mixed, call arguments): well under 1 KiB, freed at once."""
+    corpora = load_corpora(Config.default(), embedder, names=["world", "night"]).corpora
+    engine = _engine(corpora, FakeEmbedder(), PacedSink(RATE, 512), tmp_path)
+    frames = [np.asarray(Image.open(DEMO_MEDIA / p).convert("RGB").resize((320, 224)))
+              for p in ("night/owl/owl.jpg", "harbour/harbour_boats_evening.jpg")]
+    engine.select_corpus(0, announce=False)
+    for _ in range(16):  # past the warm-up blocks
+        engine.audio.process()
+
+    def ask(i: int):
+        if i % 8 == 0:
+            engine.select_corpus(engine.corpus_index + 1)  # announced, crossfaded
+        else:
+            engine.vision_step(frames[i % 2])
+        return None
+
+    tracemalloc.start()
+    try:
+        peaks, times = _audio_phases(engine, ask, phases=40)
+        # The guard itself: the old design (preparing the switch on the audio thread)
+        # would show here as the keyframe table and its temporaries.
+        source = Source.from_corpus(corpora[0])
+        control, _ = _audio_phases(engine, lambda i: lambda: engine.synth.set_source(source),
+                                   phases=1)
+    finally:
+        tracemalloc.stop()
+    kf_bytes = 8 * 7 * len(corpora[0].keyframe_times)  # the keyframe table alone
+    assert kf_bytes > 2048 and control[0] > kf_bytes, "the guard missed it"
+    assert max(peaks) < 1024, f"the audio thread allocated {max(peaks)} bytes in a phase"
+    assert engine.snapshot.corpus_index != 0 or len(corpora) == 1
+    budget = 512 / RATE  # a block's duration: the benchmark's real-time budget
+    assert max(times) < budget, f"longest block {1000 * max(times):.2f} ms"

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -221,26 +220,39 @@ def test_watchdog_rejects_a_non_positive_interval() -> None:
         sd.Watchdog(lambda: True, interval_s=0)
 
 
-def test_watchdog_starves_when_the_engine_audio_loop_stalls(path_socket: Receiver) -> None:
+def test_watchdog_starves_when_the_engine_audio_loop_stalls(
+    path_socket: Receiver, embedder, tmp_path: Path
+) -> None:
     """Engine.healthy() as the health check: no block for 2 s → no more WATCHDOG=1."""
+    from appliance.app import load_corpora, make_cues, make_settings
+    from appliance.audio.paced import PacedSink
+    from appliance.config import Config
     from appliance.engine import Engine
+    from appliance.vision.fake import FakeEmbedder
 
-    engine = SimpleNamespace(last_block_at=time.monotonic(), last_vision_at=time.monotonic(),
-                             camera_opener=None)
-    stalled = threading.Event()
+    stalled, release = threading.Event(), threading.Event()
 
-    def audio_loop() -> None:  # a block every 10 ms until it stalls
-        while not stalled.wait(0.01):
-            engine.last_block_at = time.monotonic()
+    class StallingSink(PacedSink):  # a sound card whose driver hangs
+        def write(self, block) -> None:
+            if stalled.is_set():
+                release.wait(10)
+            super().write(block)
 
-    thread = threading.Thread(target=audio_loop, daemon=True)
-    thread.start()
-    with sd.Watchdog(lambda: Engine.healthy(engine), interval_s=0.4):
-        assert path_socket.get() == "WATCHDOG=1"
-        stalled.set()
-        path_socket.drain(2.5)  # Engine.healthy() tolerates 2 s without a block
-        assert path_socket.drain(1.0) == []
-    thread.join()
+    corpora = load_corpora(Config.default(), embedder, names=["night"]).corpora
+    engine = Engine(make_settings(Config.default(), seed=1), corpora, FakeEmbedder(),
+                    StallingSink(48000, 512), make_cues(48000),
+                    state_path=tmp_path / "state.json")
+    engine.start(announce_ready=False)
+    try:
+        assert sd.wait_for_first_block(lambda: engine.last_block_at > 0, timeout_s=30)
+        with sd.Watchdog(engine.healthy, interval_s=0.4):
+            assert path_socket.get() == "WATCHDOG=1"
+            stalled.set()
+            path_socket.drain(2.5)  # Engine.healthy() tolerates 2 s without a block
+            assert path_socket.drain(1.0) == []
+    finally:
+        release.set()
+        engine.stop()
 
 
 # ------------------------------------------------------ wait_for_first_block

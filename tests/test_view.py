@@ -12,6 +12,7 @@ import io
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from appliance import DEMO_MEDIA
+from appliance import DEMO_MEDIA, PROJECT_ROOT
+from appliance.engine.snapshot import Snapshot
 from appliance.view import ViewServer, build_event, check_access, is_loopback_address
 from appliance.view.adapter import interval_mass, keyframe_index, timeline_bins
 from appliance.view.images import Thumbnails, scene_hues
@@ -29,31 +31,6 @@ from appliance.view.server import host_header_name
 
 
 # ------------------------------------------------------------------ stand-ins
-@dataclass(frozen=True)
-class FakeSnapshot:
-    """The fields of appliance.engine.Snapshot (checked in test_snapshot_fields_match)."""
-
-    corpus_index: int = -1
-    corpus_name: str = ""
-    volume: float = 0.0
-    muted: bool = False
-    timer_min: int = 0
-    sleeping: bool = False
-    camera: str = ""
-    camera_ok: bool = False
-    frame: np.ndarray | None = None
-    p: np.ndarray | None = None
-    top: tuple = ()
-    vision_fps: float = 0.0
-    inference_ms: float = 0.0
-    frames_seen: int = 0
-    xruns: int = 0
-    deadline_misses: int = 0
-    blocks: int = 0
-    max_block_render_ratio: float = 0.0
-    grains_dropped: int = 0
-
-
 @dataclass
 class FakeCorpus:
     name: str
@@ -90,7 +67,7 @@ class FakeSource:
 
     def __init__(self, corpora: list[FakeCorpus]) -> None:
         self.corpora = corpora
-        self.snap = FakeSnapshot()
+        self.snap = Snapshot()
         self.grains = np.array([5.0, 61.5, 70.25, -1.0, 1e9])
 
     def snapshot(self):
@@ -113,7 +90,7 @@ def playing_snapshot(corpus: FakeCorpus, frames_seen: int = 7, colour=(200, 30, 
     times = corpus.keyframe_times
     top = tuple((float(times[i]), corpus.scenes[i], 0.1 * (r + 1), 0.25 * r - 0.5)
                 for r, i in enumerate(np.argsort(-p)))
-    return FakeSnapshot(
+    return Snapshot(
         corpus_index=0, corpus_name=corpus.name, volume=0.6, camera="fake", camera_ok=True,
         frame=frame, p=p, top=top, vision_fps=4.0, inference_ms=55.5, frames_seen=frames_seen,
         xruns=1, blocks=1000, max_block_render_ratio=0.25, grains_dropped=3,
@@ -121,11 +98,11 @@ def playing_snapshot(corpus: FakeCorpus, frames_seen: int = 7, colour=(200, 30, 
 
 
 # ------------------------------------------------------------------ pure functions
-def test_snapshot_fields_match_the_engine() -> None:
-    from appliance.engine import Snapshot
-
-    assert [f.name for f in dataclasses.fields(Snapshot)] == [
-        f.name for f in dataclasses.fields(FakeSnapshot)]
+def test_the_snapshot_imports_without_numba() -> None:
+    """The view (and its tests) use the engine's own Snapshot: no Numba, no kernel."""
+    code = ("import sys; from appliance.engine.snapshot import Snapshot; Snapshot(); "
+            "assert 'numba' not in sys.modules, 'numba imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PROJECT_ROOT, timeout=60)
 
 
 def test_timeline_bins_spread_mass_over_uneven_spans() -> None:
@@ -495,7 +472,7 @@ def test_the_engine_is_wrapped_in_an_adapter() -> None:
 
     class Engine:  # the attributes EngineAdapter reads
         def __init__(self) -> None:
-            self.snapshot = FakeSnapshot(corpus_index=0, corpus_name="demo")
+            self.snapshot = Snapshot(corpus_index=0, corpus_name="demo")
             self.corpora = [make_corpus()]
             self.current_corpus = None
 

@@ -10,7 +10,7 @@ from appliance.audio.alsa import AlsaSink, list_alsa_devices
 from appliance.audio.base import AudioSink
 from appliance.audio.factory import open_sink
 from appliance.audio.paced import PacedSink
-from appliance.audio.retry import RetryingSink, open_with_retry
+from appliance.audio.retry import RetryingSink
 from appliance.audio.wav import WavSink
 
 __all__ = [
@@ -21,5 +21,4 @@ __all__ = [
     "WavSink",
     "list_alsa_devices",
     "open_sink",
-    "open_with_retry",
 ]

@@ -6,19 +6,20 @@ keeps the audio thread running at the real-time pace (dropping the blocks),
 tries to reopen it with exponential backoff (0.5 s, 1 s, 2 s, ... 8 s at
 most) and calls ``on_retry`` after every failure, so the engine can log it
 (and speak it through another output), and ``on_recover`` when it is back.
-:func:`open_with_retry` is the blocking version for start-up.
+It is the box's one retry policy for the sound card: the engine opens its sink
+once and leaves outages to it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
 
 from appliance.audio.base import AudioSink
+from appliance.backoff import Backoff
 from appliance.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,6 @@ FIRST_DELAY_S = 0.5
 MAX_DELAY_S = 8.0
 
 
-def _backoff(attempt: int, first_delay_s: float, max_delay_s: float) -> float:
-    """Delay in seconds before try ``attempt + 1`` (``attempt`` >= 1)."""
-    return min(max_delay_s, first_delay_s * 2.0 ** (attempt - 1))
-
-
 def _call(callback: Callable[..., None] | None, *args: object) -> None:
     if callback is None:
         return
@@ -45,34 +41,6 @@ def _call(callback: Callable[..., None] | None, *args: object) -> None:
         callback(*args)
     except Exception:  # a broken callback must not stop the audio
         log.exception("audio retry callback failed")
-
-
-def open_with_retry(
-    make_sink: Callable[[], AudioSink],
-    stop_event: threading.Event,
-    on_retry: RetryCallback | None = None,
-    *,
-    first_delay_s: float = FIRST_DELAY_S,
-    max_delay_s: float = MAX_DELAY_S,
-) -> AudioSink | None:
-    """Make and open a sink, retrying with backoff until it opens or ``stop_event`` is set.
-
-    Returns the open sink, or ``None`` when stopped first. ``on_retry`` is
-    called after each failure (see :data:`RetryCallback`).
-    """
-    attempt = 0
-    while not stop_event.is_set():
-        sink = make_sink()
-        try:
-            sink.open()
-            return sink
-        except AudioDeviceError as exc:
-            attempt += 1
-            delay = _backoff(attempt, first_delay_s, max_delay_s)
-            log.warning("%s (attempt %d; retrying in %.1f s)", exc, attempt, delay)
-            _call(on_retry, exc, attempt, delay)
-            stop_event.wait(delay)
-    return None
 
 
 class RetryingSink:
@@ -100,6 +68,7 @@ class RetryingSink:
         self.on_recover = on_recover
         self.first_delay_s = float(first_delay_s)
         self.max_delay_s = float(max_delay_s)
+        self._backoff = Backoff(self.first_delay_s, self.max_delay_s)
         self._sink: AudioSink = make_sink()
         self.sample_rate = self._sink.sample_rate
         self.channels = self._sink.channels
@@ -165,7 +134,7 @@ class RetryingSink:
         self._attempt += 1
         self.failures += 1
         self.last_error = exc
-        delay = _backoff(self._attempt, self.first_delay_s, self.max_delay_s)
+        delay = self._backoff.delay_after(self._attempt)
         self._next_try = now + delay
         log.warning("%s (attempt %d; retrying in %.1f s)", exc, self._attempt, delay)
         _call(self.on_retry, exc, self._attempt, delay)

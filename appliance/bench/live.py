@@ -51,14 +51,14 @@ def run(quick: bool = False) -> dict[str, object]:
     while (left := seconds - (time.monotonic() - t0)) > 0:
         time.sleep(min(SWITCH_EVERY_S, left))
         if time.monotonic() - t0 < seconds - 1.0:
-            engine.select_corpus(engine._index + 1)  # what the "next" button does
+            engine.select_corpus(engine.corpus_index + 1)  # what the "next" button does
             switches += 1
             if switches == len(corpora):  # every corpus loaded once: the baseline
                 mem_after_round = _memory_mb()
     mem_end = _memory_mb()
     engine.stop()
     snap = engine.snapshot
-    frames = engine._frames_seen
+    frames = engine.frames_seen
     block_ms = 1000 * settings.block_size / settings.sample_rate
     say(
         f"{seconds:.0f} s paced at {settings.sample_rate} Hz, block {settings.block_size} "

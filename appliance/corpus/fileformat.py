@@ -39,7 +39,12 @@ import numpy as np
 
 from appliance.corpus.features import FeatureSpace
 from appliance.corpus.mapping import MappingParams
-from appliance.errors import CorpusError
+from appliance.errors import (
+    CorpusDamagedError,
+    CorpusError,
+    CorpusMissingError,
+    CorpusStaleError,
+)
 
 FORMAT = 1
 MANIFEST = "corpus.json"
@@ -174,9 +179,10 @@ def _load_npy(path: Path, name: str, *, mmap: bool = False) -> np.ndarray:
     return arr
 
 
-def _expect(cond: bool, path: Path, what: str) -> None:
+def _expect(cond: bool, path: Path, what: str, fix: str | None = None,
+            kind: type[CorpusError] = CorpusDamagedError) -> None:
     if not cond:
-        raise CorpusError(f"corpus {path}: {what}")
+        raise kind(f"corpus {path}: {what}", fix=fix)
 
 
 def _field(m: dict, key: str, kind: type | tuple[type, ...], path: Path) -> object:
@@ -203,17 +209,19 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
     mfile = path / MANIFEST
     if not mfile.is_file():
         what = "does not exist" if not path.exists() else f"has no {MANIFEST}"
-        raise CorpusError(f"corpus {path} {what}; build one with: soundscape corpus build "
-                          f"SOURCE -o {path}")
+        raise CorpusMissingError(f"corpus {path} {what}",
+                                 fix=f"build one with: soundscape corpus build SOURCE -o {path}")
     try:
         m = json.loads(mfile.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"corpus {path}: {MANIFEST} is unreadable ({exc}); rebuild with: "
-                          f"soundscape corpus build SOURCE -o {path}") from exc
+        raise CorpusDamagedError(f"corpus {path}: {MANIFEST} is unreadable ({exc})",
+                                 fix=f"rebuild with: soundscape corpus build SOURCE -o {path}"
+                                 ) from exc
     _expect(isinstance(m, dict), path, f"{MANIFEST} is not a JSON object")
     hint = rebuild_hint(path, m.get("source"))
     fmt = m.get("format")
-    _expect(fmt == FORMAT, path, f"format {fmt!r} is not {FORMAT}; rebuild with: {hint}")
+    _expect(fmt == FORMAT, path, f"format {fmt!r} is not {FORMAT}", fix=f"rebuild with: {hint}",
+            kind=CorpusStaleError)
 
     build = m.get("build")
     builder = build.get("builder") if isinstance(build, dict) else None
@@ -228,9 +236,9 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
     sha = model.get("sha256")
     _expect(isinstance(sha, str) and bool(_HEX64.match(sha)), path, "model sha256 is malformed")
     if model_sha256 is not None and sha != model_sha256:
-        raise CorpusError(
+        raise CorpusStaleError(
             f"corpus {path} was built with model {sha[:12]}…, this appliance uses "
-            f"{model_sha256[:12]}…; rebuild with: {hint}")
+            f"{model_sha256[:12]}…", fix=f"rebuild with: {hint}")
     dim = model.get("output_size")
     _expect(isinstance(dim, int) and dim > 0, path, "model output_size must be a positive integer")
 
@@ -294,7 +302,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
         arrays[MEAN] = center
     for fname, arr in arrays.items():
         _expect(sums.get(fname) == crc32(arr), path,
-                f"{fname} does not match its checksum (corrupt); rebuild with: {hint}")
+                f"{fname} does not match its checksum (corrupt)", fix=f"rebuild with: {hint}")
 
     scene_names = _names(m, "scene_names", path)
     segment_labels = _names(m, "segment_labels", path)
@@ -327,7 +335,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
     announcement = None
     if ann is not None:
         announcement = path / ann
-        _expect(announcement.is_file(), path, f"{ann} is missing; rebuild with: {hint}")
+        _expect(announcement.is_file(), path, f"{ann} is missing", fix=f"rebuild with: {hint}")
 
     scene_of = [scene_names[i] for i in labels[:, 0]]
     segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]

@@ -41,18 +41,16 @@ from appliance.corpus.fileformat import MANIFEST
 from appliance.corpus.manifest import NAME_RE, read_scene_manifest
 from appliance.corpus.model_id import model_sha256
 from appliance.corpus.progress import ProgressLine
-from appliance.errors import CorpusError
+from appliance.errors import CorpusError, CorpusMissingError
 
 log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
     """Where the demo corpora are built (see the module docstring)."""
-    for var in ("SOUNDSCAPE_CACHE", "CACHE_DIRECTORY"):  # the latter: set by systemd
-        if os.environ.get(var):
-            return Path(os.environ[var].split(":")[0]) / "corpora"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "soundscape" / "corpora"
+    from appliance.paths import cache_dir as root
+
+    return root() / "corpora"
 
 
 def user_dir() -> Path | None:
@@ -168,7 +166,7 @@ def resolve_corpus(name_or_dir: str, embedder=None) -> Path:
             return ensure_demo_corpora(embedder, [name_or_dir])[0]
         return known[name_or_dir]
     if path.exists():
-        raise CorpusError(f"{path} is not a corpus (no {MANIFEST}); build one with: "
-                          f"soundscape corpus build SOURCE -o {path}")
+        raise CorpusMissingError(f"{path} is not a corpus (no {MANIFEST})",
+                                 fix=f"build one with: soundscape corpus build SOURCE -o {path}")
     raise CorpusError(f"no corpus {name_or_dir!r}: give a corpus directory or one of "
                       f"{', '.join(known) or '(none)'}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from appliance.errors import ModelError
+from appliance.errors import ModelMissingError
 
 _CACHE: dict[tuple[str, int, int], str] = {}
 
@@ -39,7 +39,7 @@ def model_sha256(path: Path | str) -> str:
     try:
         return cached_file_sha256(Path(path))
     except OSError as exc:
-        raise ModelError(
-            f"model file {path} could not be read ({exc}); build it with: "
-            "python scripts/build_model.py (see models/README.md)"
+        raise ModelMissingError(
+            f"model file {path} could not be read ({exc})",
+            fix="build it with: python scripts/build_model.py (see models/README.md)",
         ) from exc

@@ -162,14 +162,21 @@ class Granulator:
         self._latest = layer
         self._pending = layer  # published: the audio thread applies it
 
-    def set_probability(self, p: np.ndarray, pan: np.ndarray | None = None) -> None:
+    def set_probability(
+        self, p: np.ndarray, pan: np.ndarray | None = None, source: Source | None = None
+    ) -> bool:
         """Publish a new p over the current source's keyframes ((K,), non-negative, any
         scale; normalized here) and, optionally, a pan centre per keyframe ((K,), -1 left
         .. 1 right, added to :meth:`set_pan_center`'s; None = 0). New grains follow both
-        (smoothed by ``p_smoothing_s``); sounding grains finish untouched."""
+        (smoothed by ``p_smoothing_s``); sounding grains finish untouched.
+
+        ``source``: the source p was computed for; when another one has been set since,
+        p is dropped (returns False) rather than applied to the wrong corpus."""
         layer = self._latest
         if layer is None:
             raise RuntimeError("set_source() must come before set_probability()")
+        if source is not None and layer.source is not source:
+            return False
         k = layer.source.keyframes
         pans = None
         if pan is not None:
@@ -177,6 +184,7 @@ class Granulator:
             if pans.shape != (k,) or not np.all(np.abs(pans) <= 1.0):  # also rejects NaN
                 raise ValueError(f"pan must have one value in [-1, 1] per keyframe ({k})")
         self._p_pub = (layer, self._normalized(p, k), pans)
+        return True
 
     def set_pan_center(self, pan: float) -> None:
         """Pan centre for new grains, -1 (left) .. 1 (right); grains spread around it."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from appliance import DEFAULT_MODEL
-from appliance.errors import ModelError
+from appliance.errors import ModelInvalidError
 from appliance.vision.images import load_rgb, square_resize
 from appliance.vision.runtime import load_interpreter
 
@@ -49,10 +49,10 @@ class Embedder:
         self.runtime, self._interp = load_interpreter(self.model_path, self.num_threads, runtime)
         self._check_and_bind()
 
-    def _fail(self, what: str) -> ModelError:
-        return ModelError(
-            f"model file {self.model_path} is not the expected embedding network: {what}; "
-            "rebuild it with: python scripts/build_model.py (see models/README.md)"
+    def _fail(self, what: str) -> ModelInvalidError:
+        return ModelInvalidError(
+            f"model file {self.model_path} is not the expected embedding network: {what}",
+            fix="rebuild it with: python scripts/build_model.py (see models/README.md)",
         )
 
     def _check_and_bind(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import ModelError, RuntimeMissingError
+from appliance.errors import ModelInvalidError, ModelMissingError, RuntimeMissingError
 
 RUNTIME_ORDER = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 
@@ -58,11 +58,13 @@ def load_interpreter(
     model_path = Path(model_path)
     rebuild = "rebuild it with: python scripts/build_model.py (see models/README.md)"
     if not model_path.is_file():
-        raise ModelError(f"model file {model_path} not found; {rebuild}")
+        raise ModelMissingError(f"model file {model_path} not found", fix=rebuild)
     name, interpreter_class = find_interpreter_class(runtime)
     try:
         interpreter = interpreter_class(model_path=str(model_path), num_threads=int(num_threads))
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"model file {model_path} could not be loaded ({exc}); {rebuild}") from exc
+        raise ModelInvalidError(
+            f"model file {model_path} could not be loaded ({exc})", fix=rebuild
+        ) from exc
     return name, interpreter
