@@ -16,3 +16,5 @@ MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_MODEL = MODELS_DIR / "resnet50_int8.tflite"
 CORPORA_DIR = PROJECT_ROOT / "corpora"
 DEMO_MEDIA = CORPORA_DIR / "media"
+#: New views for the demo slideshow: photos that are no corpus' keyframes (corpora/views).
+DEMO_VIEWS = CORPORA_DIR / "views"

@@ -161,7 +161,7 @@ def build_engine(
 ) -> tuple[Engine, list[str]]:
     """Everything ``soundscape run`` starts, without starting it; and the problems to say
     (corpora that were skipped)."""
-    from appliance import DEMO_MEDIA
+    from appliance import DEMO_VIEWS
     from appliance.audio.factory import open_sink
     from appliance.camera.factory import open_camera
 
@@ -193,7 +193,7 @@ def build_engine(
             size=(config.camera.width, config.camera.height),
             fps=config.camera.fps,
             slideshow_seconds=config.camera.slideshow_seconds,
-            fallback_folder=DEMO_MEDIA,
+            fallback_folder=DEMO_VIEWS,
         )
 
     engine = Engine(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance import DEMO_MEDIA, PROJECT_ROOT
+from appliance import DEMO_MEDIA, DEMO_VIEWS, PROJECT_ROOT
 from appliance import systemd_notify as sd
 from appliance.app import build_engine, load_corpora, make_cues, make_embedder, make_settings
 from appliance.camera.base import DEFAULT_FRAME_SIZE
@@ -26,19 +26,18 @@ from appliance.vision.images import side_by_side
 
 log = logging.getLogger(__name__)
 
-#: The demo's slideshow: one photo per scene of the `world` corpus, in this order.
-DEMO_PHOTOS = (
-    "forest/forest_path.jpg",
-    "stream/stream_forest_creek.jpg",
-    "waterfall/waterfall_dam_spillway.jpg",
-    "farm/cow/cow.jpg",
-    "harbour/harbour_boats_evening.jpg",
-    "rain/rain_drops_on_leaves.jpg",
-    "night/owl/owl.jpg",
-)
-#: The demo's last view: a cow on the left beside a waterfall on the right, so that with
-#: headphones the sound is heard following where things are in the picture.
+#: The demo's slideshow: new views (corpora/views), none of them a keyframe of the corpus
+#: it plays: a harbour, farmland, dusk and rain it has never seen, then a kitchen, a place
+#: the corpus has no sound for, which should sound like "somewhere".
+DEMO_PHOTOS = tuple(sorted(p.name for p in DEMO_VIEWS.glob("*.jpg")))
 DEMO_SIDE_BY_SIDE = ("farm/cow/cow.jpg", "waterfall/waterfall_dam_spillway.jpg")
+
+
+def view_name(photo: Path) -> str:
+    """What a demo view shows, from its file name: ``3_night_dusk_field_trees.jpg`` → "night
+    (dusk field trees)"; ``5_somewhere_kitchen.jpg`` → "somewhere (kitchen)"."""
+    words = photo.stem.split("_")[1:]
+    return f"{words[0]} ({' '.join(words[1:])})" if len(words) > 1 else " ".join(words)
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -250,10 +249,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from appliance.camera.simulated import SlideshowCamera
 
     config = _config(args)
-    photos = [DEMO_MEDIA / p for p in DEMO_PHOTOS]
+    photos = [DEMO_VIEWS / p for p in DEMO_PHOTOS]
     if sound_card_present() and not args.render:
-        print("Playing live from a slideshow of the demo photos (Ctrl-C to stop).")
-        engine, problems = build_engine(config, camera_spec=f"slideshow:{DEMO_MEDIA}")
+        print("Playing live from a slideshow of new views (Ctrl-C to stop).")
+        engine, problems = build_engine(config, camera_spec=f"slideshow:{DEMO_VIEWS}")
         return run_engine(engine, config, problems, args.seconds)
     print("No sound card here: rendering the demo to a WAV file and a picture instead.")
     left, right = (DEMO_MEDIA / p for p in DEMO_SIDE_BY_SIDE)
@@ -265,7 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = render(config, camera, "world", args.seconds, out, args.seed)
     wav, png = result.wav, result.png
-    seen = [p.parent.name if p.parent != DEMO_MEDIA else p.stem for p in photos[:-1]]
+    seen = [view_name(p) for p in photos[:-1]]
     print(
         f"Done in {time.perf_counter() - t0:.1f} s. The camera saw, in turn: "
         + ", ".join(seen)
