@@ -63,6 +63,18 @@ def test_a_keyframe_is_fully_known_and_a_foreign_class_is_not(head: ClassHead, e
     assert known_confidence(0.0) == 0.0 and known_confidence(1.0) == 1.0
 
 
+def test_a_dog_of_another_breed_is_still_a_known_kind(head: ClassHead, embedder,
+                                                      media: Path) -> None:
+    """The corpus' dog is a German shepherd; a terrier is a dog too, a couch is not."""
+    support = class_support(head, embedder.embed_file(media / "farm/dog/dog.jpg")[None])
+    labels = list(head.labels)
+    for breed, expected_known in (("Staffordshire_bullterrier", True), ("studio_couch", False),
+                                  ("tabby", False)):
+        one = np.zeros(1000)
+        one[labels.index(breed)] = 1.0
+        assert (knownness(one, support) > 0.9) is expected_known, breed
+
+
 def test_no_known_kind_gives_exactly_the_time_uniform_p() -> None:
     rng = np.random.default_rng(3)
     d = rng.uniform(0.3, 1.0, 40)

@@ -14,6 +14,13 @@ with posterior ``P``::
     known   = Σ_c min(P(c), GAIN · S(c))                 (0 … 1)
     c_known = clip((known − KNOWN_LO) / (KNOWN_HI − KNOWN_LO), 0, 1)
 
+ImageNet splits some kinds of thing finely (118 dog breeds, five house
+cats): a corpus whose dog is a German shepherd should know a terrier as a
+dog. So each class of a coarse group (``CLASS_GROUPS``: dogs, wild canids,
+house cats, big cats, hoofed animals, poultry, waterfowl, landforms; ranges
+of the ImageNet class index, which follows WordNet) gets at least
+``GROUP_SHARE`` of its group's largest support.
+
 ``known`` is the histogram intersection of the frame's class belief with the
 envelope, the envelope raised ``GAIN`` times so a class the corpus shows
 only faintly still counts: a keyframe's own picture gives exactly 1, a new
@@ -33,6 +40,20 @@ from appliance.vision.classes import N_CLASSES, ClassHead
 
 SUPPORT_TEMPERATURE = 1.0
 GAIN = 3.0
+GROUP_SHARE = 0.5
+#: (first, last + 1) ImageNet class indices of one coarse kind of thing.
+CLASS_GROUPS: tuple[tuple[int, int], ...] = (
+    (151, 269),  # dogs (Chihuahua … Mexican hairless)
+    (269, 281),  # wolves, foxes and other wild canids
+    (281, 286),  # house cats (tabby … Egyptian cat)
+    (286, 294),  # big cats (cougar … cheetah)
+    (339, 356),  # hoofed animals (sorrel, hog, ox, ram … llama)
+    (7, 9),      # cock, hen
+    (97, 101),   # drake, merganser, goose, black swan
+    (970, 971),  # alp
+    (972, 981),  # cliff, coral reef, geyser, lakeside, promontory, sandbar, seashore,
+                 # valley, volcano
+)
 KNOWN_LO = 0.3
 KNOWN_HI = 0.7
 
@@ -45,6 +66,9 @@ def class_support(head: ClassHead, pooled: np.ndarray,
     for start in range(0, len(pooled), 256):  # bounded memory for long video corpora
         chunk = head.posterior(pooled[start : start + 256], temperature)
         np.maximum(support, chunk.max(axis=0), out=support)
+    for first, stop in CLASS_GROUPS:
+        group = support[first:stop]
+        np.maximum(group, GROUP_SHARE * group.max(), out=group)
     return support.astype(np.float32)
 
 
