@@ -25,6 +25,7 @@ from appliance.corpus import fileformat as ff
 from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
 from appliance.corpus.calibrate import VIDEO_EXCLUDE_S, calibrate
+from appliance.corpus.classpart import CLASS_WEIGHT, keyframe_classes
 from appliance.corpus.features import FeatureSpace
 from appliance.corpus.known import class_support
 from appliance.corpus.loudness import combine, file_loudness, keyframe_loudness
@@ -52,7 +53,7 @@ SAMPLE_RATE = 48000
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
 BUILDER_VERSION = 3
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
-DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True)
+DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT)
 #: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
 CENTER = False
 #: Photo variants embedded as extra keyframes (augment.py): measured, no clear gain for
@@ -289,10 +290,13 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     q, scales = quantize_rows(vectors)
     deq = q.astype(np.float32) * scales[:, None]
     originals = np.array([v == "" for v in s.variant])
-    matching = calibrate(deq, np.asarray(s.group), originals)
-    # The class support reads the model's raw vectors (mean pooling, the default space;
-    # GeM-pooled corpora get the support of their pooled vectors, a close stand-in).
-    support = class_support(class_head(), pooled)
+    # The class support and the class part read the model's raw vectors (mean pooling, the
+    # default space; GeM-pooled corpora get those of their pooled vectors, a stand-in).
+    head = class_head()
+    support = class_support(head, pooled)
+    class_idx, class_sqrt = keyframe_classes(head, pooled)
+    classes = (class_idx, class_sqrt, features.classes) if features.classes > 0 else None
+    matching = calibrate(deq, np.asarray(s.group), originals, classes=classes)
     audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
     frames = int(audio.shape[0])
     times = np.asarray(s.times, dtype=np.float64)
@@ -310,6 +314,9 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     ], dtype=np.int32).reshape(-1, 4)
     arrays = {ff.AUDIO: np.ascontiguousarray(audio), ff.EMBEDDINGS: q, ff.SCALES: scales,
               ff.LABELS: labels, ff.CLASSES: support}
+    if classes is not None:
+        arrays[ff.CLASS_INDEX] = class_idx
+        arrays[ff.CLASS_SQRT] = class_sqrt
     if features.center is not None:
         arrays[ff.MEAN] = features.center
     sums = ff.save_arrays(tmp, arrays)

@@ -13,7 +13,10 @@ as near as the nearest share the weight, so a view filled by one kind of place (
 column alike) sits in the centre, and an object spread over several strips sits at
 their middle. Measured on the demo photos side by side (cow | waterfall, the model's
 centre square half of each): the cow's keyframe at −0.59, the waterfall's at +0.85;
-swapped, the signs swap (tests/test_direction.py).
+swapped, the signs swap (tests/test_direction.py). The other keyframes of the same
+scene (or segment) then take the place of its most clearly seen one
+(:func:`share_by_group`): a waterfall is heard where it is in the frame whichever of its
+views the grains come from.
 """
 
 from __future__ import annotations
@@ -43,9 +46,28 @@ def column_vectors(features: FeatureSpace, feature_map: np.ndarray) -> np.ndarra
 
 def positions(columns: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Left-right position (−1 … +1) of each keyframe row (N, D) among the columns (W, D)."""
+    return place(columns, rows)[0]
+
+
+def place(columns: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`positions`, and each row's distance to its nearest column (how clearly its
+    look is somewhere in the frame)."""
     w = columns.shape[0]
     x = np.linspace(-1.0, 1.0, w) if w > 1 else np.zeros(1)
     diff = columns[:, None, :].astype(np.float64) - rows[None, :, :].astype(np.float64)
     d = np.sqrt(np.einsum("wnd,wnd->wn", diff, diff))  # (W, N)
-    weights = np.exp(-(d - d.min(axis=0)) / COLUMN_TAU)
-    return (x @ weights) / weights.sum(axis=0)
+    nearest = d.min(axis=0)
+    weights = np.exp(-(d - nearest) / COLUMN_TAU)
+    return (x @ weights) / weights.sum(axis=0), nearest
+
+
+def share_by_group(x: np.ndarray, nearest: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Every keyframe of a group (a scene's segment, or its unlabelled part) sounds where
+    the group's most clearly seen keyframe is: when the frame calls up a waterfall, all the
+    waterfall's views are heard where the waterfall is, not only the one it resembles
+    most (the others, resembling no strip in particular, would sit in the centre)."""
+    out = np.array(x, dtype=np.float64)
+    for g in np.unique(groups):
+        sel = np.flatnonzero(groups == g)
+        out[sel] = x[sel[np.argmin(nearest[sel])]]
+    return out

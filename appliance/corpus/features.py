@@ -41,6 +41,8 @@ class FeatureSpace:
     power: float = 1.0
     l2: bool = True
     center: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: Weight of the class part (classpart.py) appended to the visual vector; 0: none.
+    classes: float = 0.0
 
     @property
     def needs_feature_map(self) -> bool:
@@ -49,14 +51,19 @@ class FeatureSpace:
     def describe(self) -> dict[str, object]:
         """The JSON-able description stored in a corpus manifest."""
         return {"pooling": self.pooling, "power": self.power, "l2": self.l2,
-                "center": self.center is not None}
+                "center": self.center is not None, "classes": self.classes}
 
     @classmethod
     def from_description(cls, desc: object, center: np.ndarray | None, where: str) -> FeatureSpace:
         """Rebuild from :meth:`describe` (checked: a bad value raises CorpusError)."""
-        if not isinstance(desc, dict) or set(desc) != {"pooling", "power", "l2", "center"}:
-            raise CorpusError(f"{where}: 'features' must have pooling, power, l2 and center")
+        keys = {"pooling", "power", "l2", "center", "classes"}
+        if not isinstance(desc, dict) or set(desc) != keys:
+            raise CorpusError(f"{where}: 'features' must have {', '.join(sorted(keys))}")
         pooling, power, l2, has_center = desc["pooling"], desc["power"], desc["l2"], desc["center"]
+        classes = desc["classes"]
+        if isinstance(classes, bool) or not isinstance(classes, int | float) \
+                or not 0 <= classes <= 10:
+            raise CorpusError(f"{where}: feature 'classes' must be a weight in [0, 10]")
         if pooling not in POOLINGS:
             raise CorpusError(f"{where}: unknown pooling {pooling!r}")
         if isinstance(power, bool) or not isinstance(power, int | float) or not 0 < power <= 1:
@@ -65,10 +72,10 @@ class FeatureSpace:
             raise CorpusError(f"{where}: 'l2' and 'center' must be true or false")
         if has_center != (center is not None):
             raise CorpusError(f"{where}: the feature mean file is missing or unexpected")
-        return cls(pooling, float(power), l2, center)
+        return cls(pooling, float(power), l2, center, float(classes))
 
     def with_center(self, center: np.ndarray | None) -> FeatureSpace:
-        return FeatureSpace(self.pooling, self.power, self.l2, center)
+        return FeatureSpace(self.pooling, self.power, self.l2, center, self.classes)
 
     def pool(self, vector: np.ndarray, feature_map: np.ndarray | None) -> np.ndarray:
         """Step 1 only: (D,) float32 from the pooled vector or the (H, W, D) map."""

@@ -9,8 +9,12 @@
     labels.npy         int32 (K, 4): scene index, segment index (-1: none), origin index,
                        variant index (into the manifest's scene/segment/origin/variant lists)
     feature_mean.npy   float32 (D,): only when the matching space is centred
-    class_support.npy  float32 (1000,): per ImageNet class, the largest (softened)
-                       posterior any keyframe gives it (builder 3 on; corpus/known.py)
+    class_support.npy  float32 (1000,): per ImageNet class, the largest posterior any
+                       keyframe gives it (builder 3 on; corpus/known.py)
+    class_index.npy    int16 (K, T): each keyframe's T most probable ImageNet classes
+    class_sqrt.npy     uint8 (K, T): the square roots of their renormalised posteriors × 255
+                       (the class part of the matching space, classpart.py; only when
+                       the features' ``classes`` weight is above 0)
     announce.wav       the spoken name (only when espeak-ng was there at build time)
 
 Keyframe times (s, float64) are in the manifest. Keyframe k spans
@@ -51,6 +55,7 @@ MANIFEST = "corpus.json"
 AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN, CLASSES = (
     "audio.npy", "embeddings.npy", "scales.npy", "labels.npy", "feature_mean.npy",
     "class_support.npy")
+CLASS_INDEX, CLASS_SQRT = "class_index.npy", "class_sqrt.npy"
 #: The oldest builder whose corpora this appliance plays: builder 3 added the class
 #: support that tells unknown sights apart; an older corpus would call up its places
 #: for a living room as surely as for a harbour, so it is refused with the rebuild command.
@@ -98,6 +103,9 @@ class Corpus:
     keyframe_loudness_lufs: np.ndarray | None = None
     #: float32 (1000,) ImageNet class support (known.py); None only for hand-made test corpora.
     class_support: np.ndarray | None = None
+    #: The class part of the matching space (classpart.py): int16 and uint8 (K, T).
+    class_index: np.ndarray | None = None
+    class_sqrt: np.ndarray | None = None
 
     @property
     def num_keyframes(self) -> int:
@@ -300,6 +308,23 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
         _expect(center.dtype == np.float32 and center.shape == (dim,)
                 and bool(np.all(np.isfinite(center))), path, f"{MEAN} should be float32 ({dim},)")
         arrays[MEAN] = center
+    class_idx = class_sqrt = None
+    feat_classes = feat_desc.get("classes") if isinstance(feat_desc, dict) else None
+    if isinstance(feat_classes, int | float) and not isinstance(feat_classes, bool) \
+            and feat_classes > 0:
+        class_idx = _load_npy(path, CLASS_INDEX)
+        class_sqrt = _load_npy(path, CLASS_SQRT)
+        _expect(class_idx.dtype == np.int16 and class_idx.ndim == 2
+                and class_idx.shape[0] == k and 1 <= class_idx.shape[1] <= 1000
+                and bool(np.all((class_idx >= 0) & (class_idx < 1000))), path,
+                f"{CLASS_INDEX} should be int16 ({k}, T) class numbers below 1000")
+        ok = class_sqrt.dtype == np.uint8 and class_sqrt.shape == class_idx.shape
+        if ok:
+            rows = class_sqrt.astype(np.float64) / 255.0
+            ok = bool(np.all(np.abs((rows**2).sum(axis=1) - 1.0) < 0.05))
+        _expect(ok, path, f"{CLASS_SQRT} should be uint8 {class_idx.shape}: square roots × 255 "
+                "whose squares sum to 1 per row")
+        arrays[CLASS_INDEX], arrays[CLASS_SQRT] = class_idx, class_sqrt
     for fname, arr in arrays.items():
         _expect(sums.get(fname) == crc32(arr), path,
                 f"{fname} does not match its checksum (corrupt)", fix=f"rebuild with: {hint}")
@@ -339,7 +364,8 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
 
     scene_of = [scene_names[i] for i in labels[:, 0]]
     segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]
-    for arr in (emb, scales, labels, times, support) + (() if kf_loud is None else (kf_loud,)):
+    extra = tuple(a for a in (kf_loud, class_idx, class_sqrt) if a is not None)
+    for arr in (emb, scales, labels, times, support, *extra):
         arr.flags.writeable = False
     return Corpus(
         path=path, name=name,
@@ -353,7 +379,8 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
         variants=[variants[i] for i in labels[:, 3]], scene_names=scene_names,
         segment_labels=segment_labels,
         source=m.get("source") if isinstance(m.get("source"), dict) else {}, manifest=m,
-        keyframe_loudness_lufs=kf_loud, class_support=support,
+        keyframe_loudness_lufs=kf_loud, class_support=support, class_index=class_idx,
+        class_sqrt=class_sqrt,
     )
 
 

@@ -49,8 +49,18 @@ def _compile() -> None:
                 acc += v * v
             out[k] = acc
 
+    @njit(fastmath=True, cache=True, nogil=True, parallel=True)
+    def class_overlap(idx, sq, frame_sqrt, out):  # pragma: no cover - compiled
+        k_count, top = idx.shape
+        for k in prange(k_count):
+            acc = np.float32(0.0)
+            for j in range(top):
+                acc += np.float32(sq[k, j]) * frame_sqrt[idx[k, j]]
+            out[k] = acc * np.float32(1.0 / 255.0)
+
     _KERNELS["dot"] = int8_dot
     _KERNELS["sqnorm"] = int8_sqnorm
+    _KERNELS["overlap"] = class_overlap
 
 
 def int8_dot(q: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -74,4 +84,22 @@ def int8_sqnorm(q: np.ndarray) -> np.ndarray:
         _compile()
     out = np.empty(q.shape[0], dtype=np.int64)
     _KERNELS["sqnorm"](q, out)
+    return out
+
+
+def class_overlap(idx: np.ndarray, sq: np.ndarray, frame_sqrt: np.ndarray,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Σ_j sq[k, j] / 255 · frame_sqrt[idx[k, j]] for int16 idx and uint8 sq (K, T), as
+    float32 (K,): the Bhattacharyya overlap of each keyframe's stored class part with a
+    frame's √posterior (classpart.py)."""
+    if not _KERNELS:
+        _compile()
+    if out is None:
+        out = np.empty(idx.shape[0], dtype=np.float32)
+    from numba import config, set_num_threads
+
+    frame_sqrt = np.ascontiguousarray(frame_sqrt, dtype=np.float32)
+    with _LOCK:
+        set_num_threads(max(1, min(MATCH_THREADS, config.NUMBA_NUM_THREADS)))
+        _KERNELS["overlap"](idx, sq, frame_sqrt, out)
     return out

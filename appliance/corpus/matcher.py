@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.corpus import known
+from appliance.corpus import classpart, known
 from appliance.corpus.fileformat import Corpus
 from appliance.corpus.mapping import probabilities as map_probabilities
 
@@ -60,11 +60,17 @@ class Matcher:
         seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
         self._segment_idx = np.asarray(seg, dtype=np.int64)
         self._support = corpus.class_support
+        self._class_weight = self.features.classes if corpus.class_index is not None else 0.0
+        self._class_idx = corpus.class_index
+        self._class_sqrt = corpus.class_sqrt
         self._head = None
-        if self.params.uses_known and self._support is not None:
+        if (self.params.uses_known and self._support is not None) or self._class_weight > 0:
             from appliance.vision.classes import class_head
 
             self._head = class_head()
+        # The last frame's posterior: distances() and known_confidence() of one frame share it.
+        self._last_vector: np.ndarray | None = None
+        self._last_posterior: np.ndarray | None = None
 
     @property
     def needs_feature_map(self) -> bool:
@@ -90,21 +96,32 @@ class Matcher:
 
             dots = int8_dot(self._rows, v, self._dot).astype(np.float64) * self._scales
         d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
+        if self._class_weight > 0:
+            frame_sqrt = np.sqrt(self.posterior(x)).astype(np.float32)
+            d2 = d2 + self._class_weight**2 * classpart.squared_distances(
+                frame_sqrt, self._class_idx, self._class_sqrt)
         return np.sqrt(np.maximum(d2, 0.0))
+
+    def posterior(self, x) -> np.ndarray:
+        """The frame's ImageNet class posterior (float64 (1000,)); computed once per frame."""
+        vector = x.vector if hasattr(x, "vector") else x
+        if vector is not self._last_vector or self._last_posterior is None:
+            assert self._head is not None
+            self._last_posterior = self._head.posterior(np.asarray(vector, dtype=np.float32))
+            self._last_vector = vector
+        return self._last_posterior
 
     def knownness(self, x) -> float:
         """Share (0 … 1) of the frame's ImageNet class belief on classes the corpus' pictures
         show (known.py); 1.0 when the corpus has no class support."""
-        if self._head is None:
+        if self._head is None or self._support is None:
             return 1.0
-        vector = x.vector if hasattr(x, "vector") else x
-        posterior = self._head.posterior(np.asarray(vector, dtype=np.float32))
-        return known.knownness(posterior, self._support, self.params.support_gain)
+        return known.knownness(self.posterior(x), self._support, self.params.support_gain)
 
     def known_confidence(self, x) -> float:
         """The unknown-sight factor (0 … 1) for a frame: 0 for a kind of place the corpus
         has no pictures of (p relaxes to :meth:`uniform`), 1 for a known kind."""
-        if self._head is None:
+        if self._head is None or self._support is None or not self.params.uses_known:
             return 1.0
         return known.known_confidence(self.knownness(x), self.params.known_lo,
                                       self.params.known_hi)
@@ -134,7 +151,10 @@ class Matcher:
         else:
             rows = self._rows[top].astype(np.float32) * self._scales[top, None].astype(np.float32)
         columns = direction.column_vectors(self.features, feature_map)
-        out[top] = direction.positions(columns, rows)
+        x, nearest = direction.place(columns, rows)
+        groups = self._scene_idx[top] * (len(self.corpus.segment_labels) + 1) \
+            + self._segment_idx[top] + 1
+        out[top] = direction.share_by_group(x, nearest, groups)
         return out
 
     def uniform(self) -> np.ndarray:
