@@ -8,6 +8,7 @@ model's calibration photos all use it, so distances compare like with like.
 from __future__ import annotations
 
 import math
+import stat
 import warnings
 from pathlib import Path
 
@@ -34,6 +35,20 @@ def _fail(path: Path, what: str) -> ImageError:
     return ImageError(f"image {path}: {what}")
 
 
+def _regular(path: Path) -> None:
+    """Refuse a folder, a FIFO or a device (opening one would block or fail oddly)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise ImageError(f"image {path} not found") from exc
+    except (OSError, ValueError) as exc:
+        raise _fail(path, f"could not be read ({exc})") from exc
+    if stat.S_ISDIR(mode):
+        raise _fail(path, "is a folder, not a picture")
+    if not stat.S_ISREG(mode):
+        raise _fail(path, "is not a regular file (a pipe or a device?)")
+
+
 def open_image(path: Path | str, max_pixels: int = OUT_PIXELS) -> Image.Image:
     """Decode a picture file safely into an RGB PIL image of at most ``max_pixels`` pixels.
 
@@ -46,6 +61,7 @@ def open_image(path: Path | str, max_pixels: int = OUT_PIXELS) -> Image.Image:
     one line naming the file for anything else.
     """
     path = Path(path)
+    _regular(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -127,6 +143,7 @@ def image_size(path: Path | str) -> tuple[int, int]:
     Reads only the header; refuses what :func:`open_image` would (format, pixel limit).
     """
     path = Path(path)
+    _regular(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
