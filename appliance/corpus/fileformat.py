@@ -176,7 +176,8 @@ def _load_npy(path: Path, name: str, *, mmap: bool = False) -> np.ndarray:
     if not file.is_file():
         raise CorpusError(f"corpus {path}: {name} is missing")
     try:
-        arr = np.load(file, mmap_mode="r", allow_pickle=False)
+        with np.errstate(all="raise"):  # a shape whose size overflows: refused, not warned
+            arr = np.load(file, mmap_mode="r", allow_pickle=False)
         if not isinstance(arr, np.ndarray):
             raise CorpusError(f"corpus {path}: {name} is not a single array")
         if not mmap:
