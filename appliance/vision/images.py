@@ -22,9 +22,9 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
 #: Largest picture accepted, pixels: a JPEG is decoded at a reduced scale (1/2, 1/4 or
 #: 1/8: libjpeg's draft mode) so a large one costs little; the other formats are decoded
-#: whole (up to 4 bytes a pixel), so their limit keeps that under 100 MB on a Pi.
+#: whole (up to 4 bytes a pixel), so their limit keeps that near 64 MB on a Pi.
 MAX_JPEG_PIXELS = 120_000_000
-MAX_PIXELS = 24_000_000
+MAX_PIXELS = 16_000_000
 #: Pictures are handed on with at most this many pixels (a 2300×1730 photo at 4:3): the
 #: model sees a 224×224 centre square, the zoom variant 60 % of it, the view 160 px.
 OUT_PIXELS = 4_000_000
@@ -120,8 +120,10 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     if im.mode == "RGB":
         return im
     if im.mode in _GREY16:  # 16-bit grey (PIL's convert would clip it to white)
-        grey = np.asarray(im, dtype=np.uint32 if im.mode == "I" else None)
-        grey = (np.clip(grey.astype(np.int64), 0, 65535) // 257).astype(np.uint8)
+        grey = np.asarray(im)
+        if im.mode == "I":  # 32-bit: a 16-bit PNG's values, kept in 0..65535
+            grey = np.clip(grey, 0, 65535)
+        grey = (grey >> 8).astype(np.uint8)  # 257·k → k: 16 bits to 8, in at most 2 copies
         return Image.fromarray(grey, "L").convert("RGB")
     if im.mode == "F":
         grey = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0)
