@@ -21,6 +21,8 @@ import dataclasses
 import difflib
 import json
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -184,7 +186,12 @@ class AudioConfig:
         "wav:<path> records to a file; paced = no sound, real-time pacing (for tests).",
         check=_prefixed("auto", "paced", prefixes=("alsa:", "wav:")),
     )
-    sample_rate: int = _key(48000, "Sample rate (Hz).", choices=(44100, 48000))
+    sample_rate: int = _key(
+        48000,
+        "Sample rate (Hz): the rate every corpus is built at, so nothing plays at the wrong "
+        "pitch (a card that runs at 44100 Hz gets converted audio from ALSA's default device).",
+        choices=(48000,),
+    )
     block_size: int = _key(
         512, "Frames per audio block (samples); a power of two.", lo=64, hi=2048,
         check=_power_of_two,
@@ -407,6 +414,8 @@ def _fmt(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, int) and abs(value) >= 10**30:  # a message stays one short line
+        return f"{str(value)[:12]}… ({len(str(abs(value)))} digits)"
     return str(value)
 
 
@@ -566,6 +575,25 @@ def config_from_dict(data: Mapping[str, Any], where: str = "the configuration") 
     return validate_config(Config(**sections), where)
 
 
+#: A settings file is a few kilobytes; anything much larger is not one.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, refusing what is not a regular file (a FIFO would block) or too big."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(0, "not a regular file (a pipe or a device?); give a .toml file")
+        raw = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise OSError(0, f"larger than {MAX_CONFIG_BYTES >> 10} KB; a settings file is a few KB")
+    return raw.decode("utf-8")
+
+
 def load_config(path: Path | None = None) -> Config:
     """Read the configuration file.
 
@@ -577,8 +605,7 @@ def load_config(path: Path | None = None) -> Config:
     explicit = path is not None
     path = Path(path).expanduser() if path is not None else DEFAULT_CONFIG_PATH
     try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = tomllib.loads(_read_text(path))
     except FileNotFoundError:
         if not explicit:
             return Config.default()
@@ -595,6 +622,12 @@ def load_config(path: Path | None = None) -> Config:
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"TOML syntax error in {path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"configuration file {path} nests tables or lists too deeply "
+                          "(a settings file has sections and flat keys)") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ConfigError(f"configuration file {path} holds a value that cannot be read "
+                          f"({str(exc).splitlines()[0][:120]})") from None
     return config_from_dict(data, str(path))
 
 

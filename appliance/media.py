@@ -16,7 +16,8 @@ def decode_audio(path: Path | str, sample_rate: int, channels: int = 2) -> np.nd
 
     Resampled with libswresample to ``sample_rate`` Hz; mono sources are
     duplicated to stereo when ``channels`` is 2. Raises :class:`MediaError`
-    when the file is missing, unreadable or has no audio track.
+    when the file is missing, unreadable, has no audio track or holds samples
+    that are not finite (whatever the file holds: nothing else escapes).
     """
     import av  # lazy: PyAV pulls in FFmpeg's libraries
 
@@ -44,11 +45,13 @@ def decode_audio(path: Path | str, sample_rate: int, channels: int = 2) -> np.nd
             for frame in container.decode(stream):
                 chunks.extend(f.to_ndarray().reshape(-1, native) for f in resampler.resample(frame))
             chunks.extend(f.to_ndarray().reshape(-1, native) for f in resampler.resample(None))
-        except av.error.FFmpegError as exc:
+        except (av.error.FFmpegError, ValueError) as exc:
             raise MediaError(f"{path}: audio could not be decoded: {exc}") from exc
     if not chunks:
         raise MediaError(f"{path}: the audio track is empty")
     audio = np.concatenate(chunks)
+    if not np.all(np.isfinite(audio)):  # a float WAV can hold NaN or infinity: never played
+        raise MediaError(f"{path}: the audio holds NaN or infinite samples")
     if native != channels:
         audio = np.repeat(audio, 2, axis=1) if channels == 2 else audio.mean(axis=1, keepdims=True)
     return np.ascontiguousarray(audio, dtype=np.float32)

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import stat
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -136,6 +137,22 @@ def _parse(text: str, defaults: State) -> tuple[State, list[str]]:
     return state, problems
 
 
+#: A state file is about 100 bytes; one much larger is not ours.
+_MAX_STATE_BYTES = 64 << 10
+
+
+def _read_small(path: Path) -> bytes:
+    """The file's bytes; a FIFO or device (which would block) or a huge file is refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
+        raw = fh.read(_MAX_STATE_BYTES + 1)
+    if len(raw) > _MAX_STATE_BYTES:
+        raise OSError(0, f"larger than {_MAX_STATE_BYTES >> 10} KB, not a state file")
+    return raw
+
+
 def load_state(path: Path, defaults: State | None = None) -> State:
     """Read the state file; never raises.
 
@@ -148,7 +165,7 @@ def load_state(path: Path, defaults: State | None = None) -> State:
     path = Path(path)
     try:
         try:
-            text = path.read_bytes().decode("utf-8")
+            text = _read_small(path).decode("utf-8")
         except FileNotFoundError:
             log.warning("no saved state at %s (first start?); using defaults", path)
             return dataclasses.replace(defaults)

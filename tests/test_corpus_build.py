@@ -144,7 +144,7 @@ def test_other_broken_files_are_refused(small: Path, tmp_path: Path) -> None:
     m = json.loads((small / MANIFEST).read_text())
     m["keyframe_loudness_lufs"] = m["keyframe_loudness_lufs"][:-1]
     (c3 / MANIFEST).write_text(json.dumps(m))
-    with pytest.raises(CorpusError, match="keyframe_loudness_lufs must be 11 finite numbers"):
+    with pytest.raises(CorpusError, match="keyframe_loudness_lufs must be 11 numbers in"):
         load_corpus(c3)
     (c3 / MANIFEST).write_text("{not json")
     with pytest.raises(CorpusError, match="unreadable"):

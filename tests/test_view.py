@@ -499,3 +499,44 @@ def test_view_threads_do_not_linger(served) -> None:
     server.stop()
     time.sleep(0.3)
     assert "view" not in {t.name for t in threading.enumerate()}
+
+
+def _silent_viewer(server: ViewServer) -> socket.socket:
+    """A client that asks for the event stream and then never reads (a phone asleep)."""
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    return s
+
+
+def test_viewers_that_never_read_are_dropped_so_new_viewers_get_events() -> None:
+    corpus = make_corpus()
+    src = FakeSource([corpus])
+    src.snap = playing_snapshot(corpus)
+    with ViewServer(src, port=0, period_s=0.02) as server:  # events 16x faster than live
+        waited = _drop_silent_viewers(server, src)
+    print(f"silent viewers dropped within {waited:.1f} s at 50 events/s")
+
+
+def _drop_silent_viewers(server: ViewServer, src) -> float:
+    silent = [_silent_viewer(server) for _ in range(8)]  # every stream slot
+    try:
+        t0 = time.monotonic()
+        while server.streams < 8:
+            assert time.monotonic() - t0 < 5
+            time.sleep(0.05)
+        assert _get(server, "/events")[0].status == 503  # all eight slots are held
+        while server.streams > 0:  # each silent viewer is dropped once its backlog is full
+            src.snap = dataclasses.replace(src.snap, frames_seen=src.snap.frames_seen + 1)
+            assert time.monotonic() - t0 < 60, f"{server.streams} silent viewers still served"
+            time.sleep(0.2)
+        waited = time.monotonic() - t0
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request("GET", "/events")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.fp.readline() == b"retry: 1000\n"
+        conn.close()
+        assert _get(server, "/")[0].status == 200
+    finally:
+        for s in silent:
+            s.close()
+    return waited

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,11 @@ from appliance.vision.images import load_rgb
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48000
+SAMPLE_RATE = ff.SAMPLE_RATE
+#: Video keyframe intervals accepted, s: a video's frame period (25 fps) to an hour.
+INTERVAL_RANGE_S = (0.04, 3600.0)
+#: Most keyframes a build makes (memory: 2048 float32 each while building; a day at 1 s).
+MAX_KEYFRAMES = 100_000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
 BUILDER_VERSION = 3
@@ -189,6 +194,10 @@ def _stage_videos(source: Path, embedder, features: FeatureSpace, interval: floa
         progress("decoding audio", i, len(files))
         durations.append(_add_audio(staged, f))
     progress("decoding audio", len(files), len(files))
+    total = sum(math.ceil(d / interval) for d in durations)
+    if total > MAX_KEYFRAMES:
+        raise CorpusError(f"{source}: a keyframe every {interval:g} s makes {total} keyframes, "
+                          f"more than {MAX_KEYFRAMES}; choose a longer --interval")
     grids = [np.arange(0.0, d, interval) for d in durations]
     total = sum(len(g) for g in grids)
     done, offset = 0, 0.0
@@ -262,8 +271,10 @@ def build_corpus(
     progress = progress or no_progress
     if not source.exists():
         raise CorpusError(f"build source {source} not found")
-    if not keyframe_interval_s > 0:
-        raise CorpusError(f"keyframe interval must be positive, not {keyframe_interval_s}")
+    lo, hi = INTERVAL_RANGE_S
+    if not lo <= keyframe_interval_s <= hi:
+        raise CorpusError(f"keyframe interval {keyframe_interval_s:g} s is outside "
+                          f"{lo:g}–{hi:g} s (at most one keyframe per video frame)")
     sha = model_sha256(embedder.model_path)
     t0 = time.perf_counter()
     with ff.building_into(out_dir) as tmp:

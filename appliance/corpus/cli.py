@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 from pathlib import Path
 
 from appliance import DEFAULT_MODEL
@@ -15,16 +16,32 @@ def _embedder(args: argparse.Namespace):
     return Embedder(Path(args.model), num_threads=args.threads)
 
 
+def _terminate_cleanly():
+    """SIGTERM ends a build like Ctrl-C: the half-built folder is removed on the way out.
+
+    Returns the previous handler (None when not on the main thread)."""
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        return None
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     from appliance.corpus.builder import build_corpus
     from appliance.corpus.progress import ProgressLine
 
     line = ProgressLine()
+    previous = _terminate_cleanly()
     try:
         corpus = build_corpus(Path(args.source), Path(args.output), _embedder(args),
                               keyframe_interval_s=args.interval, progress=line, name=args.name)
     finally:
         line.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     build = corpus.manifest.get("build", {})
     print(f"Built corpus {corpus.name!r} in {corpus.path}: {corpus.duration_s:.1f} s of audio "
           f"({corpus.channels} ch), {corpus.num_keyframes} keyframes, "

@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,19 @@ from appliance.errors import (
 
 FORMAT = 1
 MANIFEST = "corpus.json"
+#: The only rate a corpus is built at and played at (the output's ``[audio] sample_rate``).
+SAMPLE_RATE = 48000
+#: Limits a corpus that loads must stay inside (anything beyond them is damage, and would
+#: fail or fall silent when the corpus plays): the manifest's size, bytes; the small
+#: arrays' size, bytes (36,000 keyframes of 2048-d int8 are 74 MB); the audio's length,
+#: frames (24 h); a scale of a keyframe row (the builder's are below 0.1: 127 × scale is
+#: the row's largest value); the loudness figures (LUFS: the meter's floor to above full
+#: scale).
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_ARRAY_BYTES = 1 << 30
+MAX_FRAMES = 24 * 3600 * SAMPLE_RATE
+MAX_SCALE = 1000.0
+LOUDNESS_RANGE_LUFS = (-70.0, 10.0)
 AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN, CLASSES = (
     "audio.npy", "embeddings.npy", "scales.npy", "labels.npy", "feature_mean.npy",
     "class_support.npy")
@@ -175,16 +189,35 @@ def rebuild_hint(path: Path, source: object) -> str:
 
 
 def _load_npy(path: Path, name: str, *, mmap: bool = False) -> np.ndarray:
+    """One ``.npy`` file: memory-mapped (the audio) or copied into memory (the small arrays).
+
+    Read through a memory map either way, so a header that declares a shape larger than
+    the file is refused before anything is allocated.
+    """
     file = path / name
     if not file.is_file():
         raise CorpusError(f"corpus {path}: {name} is missing")
     try:
-        arr = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise CorpusError(f"corpus {path}: {name} is corrupt ({exc})") from exc
-    if not isinstance(arr, np.ndarray):
-        raise CorpusError(f"corpus {path}: {name} is not a single array")
+        with np.errstate(all="raise"):  # a shape whose size overflows: refused, not warned
+            arr = np.load(file, mmap_mode="r", allow_pickle=False)
+        if not isinstance(arr, np.ndarray):
+            raise CorpusError(f"corpus {path}: {name} is not a single array")
+        if not mmap:
+            if arr.nbytes > MAX_ARRAY_BYTES:
+                raise CorpusError(f"corpus {path}: {name} holds {arr.nbytes >> 20} MB, more "
+                                  f"than a corpus needs ({MAX_ARRAY_BYTES >> 20} MB at most)")
+            arr = np.array(arr)
+    except CorpusError:
+        raise
+    except Exception as exc:  # the header is untrusted: ValueError, TokenError, SyntaxError...
+        raise CorpusError(f"corpus {path}: {name} is corrupt ({_why(exc)})") from exc
     return arr
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as a short phrase for a one-line message."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _expect(cond: bool, path: Path, what: str, fix: str | None = None,
@@ -206,26 +239,69 @@ def _names(m: dict, key: str, path: Path) -> list[str]:
     return list(value)
 
 
+def _number(m: dict, key: str, path: Path, lo: float, hi: float) -> float:
+    """A finite number field inside ``[lo, hi]``."""
+    value = _field(m, key, (int, float), path)
+    ok = isinstance(value, float) or abs(value) <= 2**53  # a huge int: no float, no range
+    _expect(ok and math.isfinite(float(value)) and lo <= float(value) <= hi, path,
+            f"manifest field {key!r} = {str(value)[:30]} is outside {lo:g}..{hi:g}")
+    return float(value)
+
+
+def _numbers(raw: object) -> bool:
+    """True for a list of finite numbers (no bools, no ints beyond a float's range)."""
+    return isinstance(raw, list) and all(
+        (isinstance(x, float) and math.isfinite(x))
+        or (isinstance(x, int) and not isinstance(x, bool) and abs(x) <= 2**53) for x in raw)
+
+
 def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
-    """Open and validate a corpus directory.
+    """Open and validate a corpus directory: what loads is known to play.
 
     With ``model_sha256`` (the appliance's model), a corpus built with any
-    other model is refused with the command that rebuilds it. Every problem
-    raises :class:`CorpusError` naming the file and how to fix it.
+    other model is refused with the command that rebuilds it. Every problem,
+    whatever the files hold, raises :class:`CorpusError` (and nothing else) with
+    one line naming the corpus and the problem: this is the one boundary between
+    files on disk and the running box (``load_corpora`` skips a corpus it refuses).
     """
     path = Path(path)
+    try:
+        return _load_corpus(path, model_sha256)
+    except CorpusError:
+        raise
+    except Exception as exc:  # RecursionError, MemoryError, OverflowError...: still damage
+        raise CorpusDamagedError(
+            f"corpus {path} is damaged ({_why(exc)})",
+            fix=f"rebuild with: soundscape corpus build SOURCE -o {path}") from exc
+
+
+def _read_manifest(path: Path) -> dict:
+    mfile = path / MANIFEST
+    fix = f"rebuild with: soundscape corpus build SOURCE -o {path}"
+    try:
+        with open(mfile, "rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise CorpusDamagedError(f"corpus {path}: {MANIFEST} is larger than "
+                                     f"{MAX_MANIFEST_BYTES >> 20} MB (not a corpus manifest)",
+                                     fix=fix)
+        m = json.loads(raw.decode("utf-8"))
+    except CorpusError:
+        raise
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: JSON, UTF-8, 5000 digits
+        raise CorpusDamagedError(f"corpus {path}: {MANIFEST} is unreadable ({_why(exc)})",
+                                 fix=fix) from exc
+    _expect(isinstance(m, dict), path, f"{MANIFEST} is not a JSON object")
+    return m
+
+
+def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     mfile = path / MANIFEST
     if not mfile.is_file():
         what = "does not exist" if not path.exists() else f"has no {MANIFEST}"
         raise CorpusMissingError(f"corpus {path} {what}",
                                  fix=f"build one with: soundscape corpus build SOURCE -o {path}")
-    try:
-        m = json.loads(mfile.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorpusDamagedError(f"corpus {path}: {MANIFEST} is unreadable ({exc})",
-                                 fix=f"rebuild with: soundscape corpus build SOURCE -o {path}"
-                                 ) from exc
-    _expect(isinstance(m, dict), path, f"{MANIFEST} is not a JSON object")
+    m = _read_manifest(path)
     hint = rebuild_hint(path, m.get("source"))
     fmt = m.get("format")
     _expect(fmt == FORMAT, path, f"format {fmt!r} is not {FORMAT}", fix=f"rebuild with: {hint}",
@@ -248,18 +324,22 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
             f"corpus {path} was built with model {sha[:12]}…, this appliance uses "
             f"{model_sha256[:12]}…", fix=f"rebuild with: {hint}")
     dim = model.get("output_size")
-    _expect(isinstance(dim, int) and dim > 0, path, "model output_size must be a positive integer")
+    _expect(isinstance(dim, int) and not isinstance(dim, bool) and 0 < dim <= 65536, path,
+            "model output_size must be a positive integer (at most 65536)")
 
     name = _field(m, "name", str, path)
     sr = _field(m, "sample_rate", int, path)
+    _expect(sr == SAMPLE_RATE, path,
+            f"sample_rate {str(sr)[:20]} Hz is not the {SAMPLE_RATE} Hz every corpus is built "
+            f"and played at (it would play at the wrong pitch); rebuild with: {hint}")
     ch = _field(m, "channels", int, path)
     frames = _field(m, "frames", int, path)
-    duration = float(_field(m, "duration_s", (int, float), path))
-    _expect(sr > 0 and ch in (1, 2) and frames > 0, path, "sample_rate, channels or frames invalid")
+    _expect(ch in (1, 2) and 0 < frames <= MAX_FRAMES, path,
+            f"channels must be 1 or 2 and frames 1..{MAX_FRAMES} (24 h)")
+    duration = _number(m, "duration_s", path, 0.0, MAX_FRAMES / SAMPLE_RATE)
     _expect(math.isclose(duration, frames / sr, abs_tol=1e-6), path,
             "duration_s does not match frames / sample_rate")
-    loud = float(_field(m, "loudness_lufs", (int, float), path))
-    _expect(math.isfinite(loud), path, "loudness_lufs is not finite")
+    loud = _number(m, "loudness_lufs", path, *LOUDNESS_RANGE_LUFS)
 
     audio = _load_npy(path, AUDIO, mmap=True)
     _expect(audio.dtype == np.int16 and audio.ndim == 2 and audio.shape == (frames, ch)
@@ -267,9 +347,8 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
             f"{AUDIO} should be int16 C-order ({frames}, {ch}), found {audio.dtype} {audio.shape}")
 
     raw_times = _field(m, "keyframe_times", list, path)
-    _expect(len(raw_times) > 0 and all(isinstance(t, int | float) and not isinstance(t, bool)
-                                       for t in raw_times), path,
-            "keyframe_times must be a non-empty list of numbers")
+    _expect(len(raw_times) > 0 and _numbers(raw_times), path,
+            "keyframe_times must be a non-empty list of finite numbers")
     times = np.asarray(raw_times, dtype=np.float64)
     k = len(times)
     _expect(bool(np.all(np.isfinite(times))) and times[0] == 0.0
@@ -278,10 +357,11 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
 
     kf_loud = m.get("keyframe_loudness_lufs")
     if kf_loud is not None:
-        _expect(isinstance(kf_loud, list) and len(kf_loud) == k
-                and all(isinstance(x, int | float) and not isinstance(x, bool)
-                        and math.isfinite(x) for x in kf_loud), path,
-                f"keyframe_loudness_lufs must be {k} finite numbers, one per keyframe")
+        lo, hi = LOUDNESS_RANGE_LUFS
+        _expect(_numbers(kf_loud) and len(kf_loud) == k
+                and all(lo <= x <= hi for x in kf_loud), path,
+                f"keyframe_loudness_lufs must be {k} numbers in {lo:g}..{hi:g} LUFS, one per "
+                "keyframe")
         kf_loud = np.asarray(kf_loud, dtype=np.float64)
 
     sums = _field(m, "crc32", dict, path)
@@ -290,8 +370,9 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
             f"{EMBEDDINGS} should be int8 ({k}, {dim}), found {emb.dtype} {emb.shape}")
     scales = _load_npy(path, SCALES)
     _expect(scales.dtype == np.float32 and scales.shape == (k,)
-            and bool(np.all(np.isfinite(scales))) and bool(np.all(scales > 0)), path,
-            f"{SCALES} should be {k} positive float32 scales")
+            and bool(np.all(np.isfinite(scales))) and bool(np.all(scales > 0))
+            and bool(np.all(scales <= MAX_SCALE)), path,
+            f"{SCALES} should be {k} float32 scales in (0, {MAX_SCALE:g}]")
     labels = _load_npy(path, LABELS)
     _expect(labels.dtype == np.int32 and labels.shape == (k, 4), path,
             f"{LABELS} should be int32 ({k}, 4)")
@@ -341,7 +422,7 @@ def load_corpus(path: Path | str, model_sha256: str | None = None) -> Corpus:
     spans = m.get("scene_spans")
     _expect(isinstance(spans, list) and all(
         isinstance(s, list) and len(s) == 3 and s[0] in scene_names
-        and all(isinstance(x, int | float) for x in s[1:]) for s in spans), path,
+        and _numbers(s[1:]) for s in spans), path,
         "scene_spans must be [name, start, end] triples")
     starts = [float(a) for _, a, _ in spans]
     ends = [float(b) for _, _, b in spans]
@@ -399,6 +480,57 @@ def write_manifest(directory: Path, manifest: dict) -> None:
     (directory / MANIFEST).write_text(text + "\n", encoding="utf-8")
 
 
+_BUILDING, _OLD = ".building-", ".old-"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process (or a number we cannot test): leave it
+    return True
+
+
+def remove_stale_builds(out_dir: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.building-*`` / ``.NAME.old-*`` folders beside ``out_dir``
+    that an interrupted build (``kill -9``, a power cut) left behind; return them.
+
+    A folder is stale when the process that made it (its name carries the pid) is gone;
+    a folder without a pid (an older version's) when it is over an hour old.
+    """
+    removed = []
+    out_dir = Path(out_dir)
+    try:
+        entries = list(out_dir.parent.glob(f".{glob_escape(out_dir.name)}.*"))
+    except OSError:
+        return removed
+    for entry in entries:
+        rest = entry.name[len(out_dir.name) + 1:]
+        if not (rest.startswith(_BUILDING) or rest.startswith(_OLD)):
+            continue
+        tag = rest.split("-", 1)[1]
+        pid_text = tag.split("-", 1)[0] if "-" in tag else ""
+        try:
+            if pid_text.isdigit():
+                stale = not _pid_alive(int(pid_text))
+            else:
+                stale = time.time() - entry.lstat().st_mtime > 3600
+        except OSError:
+            continue
+        if stale and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+            log.info("removed %s, left by an interrupted build", entry)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 @contextmanager
 def building_into(out_dir: Path) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``out_dir``; on success it replaces ``out_dir``.
@@ -406,25 +538,34 @@ def building_into(out_dir: Path) -> Iterator[Path]:
     On any failure (or Ctrl-C) the temporary directory is removed and
     ``out_dir`` is left as it was: a half-written corpus never appears.
     ``out_dir`` may be missing, empty, or an existing corpus (replaced);
-    anything else is refused.
+    anything else is refused. Temporary folders left by builds that were
+    killed are removed first. A folder that cannot be made (under a file,
+    in ``/proc``, no permission) raises :class:`CorpusError`.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise CorpusError(f"{out_dir} exists and is not a directory; choose another -o")
-        if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
-            raise CorpusError(f"{out_dir} exists and is not a corpus; refusing to replace it "
-                              "(choose another -o or remove it)")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.building-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a corpus is an ordinary folder
+    try:
+        if out_dir.exists():
+            if not out_dir.is_dir():
+                raise CorpusError(f"{out_dir} exists and is not a directory; choose another -o")
+            if any(out_dir.iterdir()) and not (out_dir / MANIFEST).is_file():
+                raise CorpusError(f"{out_dir} exists and is not a corpus; refusing to replace "
+                                  "it (choose another -o or remove it)")
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_builds(out_dir)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{_BUILDING}{os.getpid()}-",
+                                    dir=out_dir.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a corpus is an ordinary folder
+    except OSError as exc:
+        raise CorpusError(f"cannot build a corpus in {out_dir}: {exc.strerror or exc}; "
+                          "choose another -o (a folder you may write)") from exc
     try:
         yield tmp
         old = None
         if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}{_OLD}{os.getpid()}-",
+                                        dir=out_dir.parent))
             os.replace(out_dir, old / "corpus")
         try:
             os.replace(tmp, out_dir)
@@ -435,6 +576,9 @@ def building_into(out_dir: Path) -> Iterator[Path]:
         finally:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CorpusError(f"cannot write the corpus {out_dir}: {exc.strerror or exc}") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -34,13 +34,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.errors import CorpusError
-from appliance.vision.images import IMAGE_SUFFIXES
+from appliance.errors import CorpusError, ImageError
+from appliance.vision.images import IMAGE_SUFFIXES, image_size
 
 _TOP_KEYS = {"format", "name", "spoken_name", "description", "order", "credits", "credits_file",
              "credits_root", "scene"}
 _SCENE_KEYS = {"name", "description", "audio", "audio_seconds", "photos", "segment"}
 _SEGMENT_KEYS = {"label", "audio", "audio_seconds", "photos"}
+#: A scene manifest is a few kilobytes; anything much larger is not one.
+MAX_MANIFEST_BYTES = 4 << 20
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -122,8 +124,8 @@ def _check_keys(path: Path, where: str, table: dict, allowed: set[str]) -> None:
 
 def resolve_inside(root: Path, rel: object, manifest: Path, where: str) -> Path:
     """``root / rel`` resolved; refused when absolute or when it leaves ``root``."""
-    if not isinstance(rel, str) or not rel:
-        raise _fail(manifest, f"{where}: paths must be non-empty strings, got {rel!r}")
+    if not isinstance(rel, str) or not rel or "\0" in rel or len(rel) > 4096:
+        raise _fail(manifest, f"{where}: paths must be non-empty strings, got {repr(rel)[:80]}")
     if Path(rel).is_absolute() or re.match(r"^[A-Za-z]:[\\/]", rel):
         raise _fail(manifest, f"{where}: {rel!r} is absolute; write paths relative to {root}")
     full = (root / rel).resolve()
@@ -150,6 +152,11 @@ def _paths(path: Path, root: Path, where: str, value: object, key: str, *,
             raise _fail(path, f"{where}: {key} file {rel!r} not found (looked for {full})")
         if images and full.suffix.lower() not in IMAGE_SUFFIXES:
             raise _fail(path, f"{where}: {rel!r} is not a photo ({', '.join(IMAGE_SUFFIXES)})")
+        if images:
+            try:
+                image_size(full)  # the header only: format and pixel limit, before any decoding
+            except ImageError as exc:
+                raise _fail(path, f"{where}: {exc}") from exc
         out.append(full)
     if required and not out:
         raise _fail(path, f"{where}: {key!r} is empty")
@@ -159,8 +166,11 @@ def _paths(path: Path, root: Path, where: str, value: object, key: str, *,
 def _seconds(path: Path, where: str, value: object) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise _fail(path, f"{where}: 'audio_seconds' must be a positive number")
+    ok = isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)
+                                      and value < 10**9)
+    if not ok or not (0 < float(value) < 1e9):  # NaN and infinity fail here too
+        raise _fail(path, f"{where}: 'audio_seconds' must be a positive number of seconds, "
+                          f"not {str(value)[:30]}")
     return float(value)
 
 
@@ -229,8 +239,10 @@ def read_credits_rows(credits_file: Path, credits_root: Path, used: list[Path],
     licences must travel with the corpus).
     """
     try:
+        if not credits_file.is_file():
+            raise OSError("not found, or not a regular file")
         text = credits_file.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise _fail(manifest, f"credits_file {credits_file} could not be read: {exc}") from exc
     rows: dict[Path, list[str]] = {}
     header: list[str] | None = None
@@ -265,11 +277,20 @@ def read_scene_manifest(path: Path) -> SceneManifest:
     """Parse and check a scene manifest (see the module docstring for the layout)."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        if not path.is_file():  # a FIFO or a device would block the read
+            raise FileNotFoundError(path) if not path.exists() else OSError("not a regular file")
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_MANIFEST_BYTES + 1)
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise OSError(f"larger than {MAX_MANIFEST_BYTES >> 20} MB")
+        raw = tomllib.loads(text.decode("utf-8"))
     except FileNotFoundError as exc:
         raise CorpusError(f"scene manifest {path} not found") from exc
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CorpusError(f"scene manifest {path} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise CorpusError(f"scene manifest {path} nests tables or lists too deeply") from exc
+    except (OSError, ValueError) as exc:  # ValueError: TOML, UTF-8, an integer of 5000 digits
+        raise CorpusError(f"scene manifest {path} is not valid TOML: "
+                          f"{str(exc).splitlines()[0][:200]}") from exc
     root = path.resolve().parent
     _check_keys(path, "top level", raw, _TOP_KEYS)
     fmt = raw.get("format", 1)

@@ -62,6 +62,8 @@ def decode_file(path: Path, sample_rate: int, channels: int) -> np.ndarray:
         raise MediaError(f"{path}: audio could not be decoded: {exc}") from exc
     if data.shape[0] == 0:
         raise MediaError(f"{path}: the audio track is empty")
+    if not np.all(np.isfinite(data)):  # a float WAV can hold NaN or infinity
+        raise MediaError(f"{path}: the audio holds NaN or infinite samples")
     if rate == sample_rate:
         return np.ascontiguousarray(data)
     return _resample_whole(data, rate, sample_rate)
@@ -93,6 +95,17 @@ def fade_ends(audio: np.ndarray, sample_rate: int, seconds: float = JOIN_FADE_S)
 def to_int16(audio: np.ndarray) -> np.ndarray:
     """float32 in [-1, 1] → int16 PCM (clipped, rounded)."""
     return np.rint(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def _frame_rgb(frame) -> np.ndarray:
+    """A video frame as RGB uint8, scaled down (aspect kept) to at most OUT_PIXELS pixels."""
+    from appliance.vision.images import OUT_PIXELS
+
+    w, h = int(frame.width), int(frame.height)
+    if w * h <= OUT_PIXELS:
+        return frame.to_ndarray(format="rgb24")
+    s = (OUT_PIXELS / (w * h)) ** 0.5
+    return frame.to_ndarray(format="rgb24", width=max(2, int(w * s)), height=max(2, int(h * s)))
 
 
 def video_frames_at(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
@@ -131,7 +144,7 @@ def video_frames_at(path: Path, times: np.ndarray) -> Iterator[tuple[int, np.nda
                 # A frame stands for every target time up to its own presentation time.
                 while nxt < len(times) and times[nxt] <= t + 1e-6:
                     if rgb is None:
-                        rgb = frame.to_ndarray(format="rgb24")
+                        rgb = _frame_rgb(frame)
                     yield nxt, rgb
                     nxt += 1
                 if nxt >= len(times):

@@ -58,6 +58,14 @@ COOKIE = "soundscape_view_token"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{8,}")
 #: Seconds between two events on /events (at least twice a second, as the issue asks).
 EVENT_PERIOD_S = 0.33
+#: A viewer that stops reading (a phone asleep with the page open) holds a stream slot
+#: only this long: its events may wait in the socket's queue for at most this many
+#: seconds' worth of events, and one event may take at most this long to hand over.
+STREAM_BACKLOG_S = 3.0
+STREAM_WRITE_TIMEOUT_S = 3.0
+#: Send buffer of an event stream, bytes (the kernel's own grows to 4 MB: 10 minutes of
+#: events before a silent client would be noticed).
+STREAM_SNDBUF = 16 << 10
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
@@ -122,6 +130,19 @@ def lan_address() -> str:
         return socket.gethostbyname(socket.gethostname())
     except OSError:
         return "127.0.0.1"
+
+
+def unsent_bytes(sock: socket.socket) -> int:
+    """Bytes written to ``sock`` that the peer has not acknowledged yet (Linux SIOCOUTQ;
+    0 where it cannot be read)."""
+    try:
+        import fcntl
+        import termios
+
+        buf = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        return int.from_bytes(buf, "little", signed=True)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return 0
 
 
 # ------------------------------------------------------------------ events
@@ -271,23 +292,37 @@ class _Handler(BaseHTTPRequestHandler):
         if not view.stream_slots.acquire(blocking=False):
             self._text(503, "too many viewers; try again later")
             return
+        sock = self.connection
         try:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, STREAM_SNDBUF)
+            sock.settimeout(STREAM_WRITE_TIMEOUT_S)
             self._headers(200, "text/event-stream; charset=utf-8")
             self.wfile.write(b"retry: 1000\n\n")
             last = -1
             while not view.stopping.is_set():
                 seq, payload = view.hub.latest()
                 if seq != last:
-                    self.wfile.write(b"id: %d\ndata: %s\n\n" % (seq, payload))
+                    message = b"id: %d\ndata: %s\n\n" % (seq, payload)
                     last = seq
                 else:
-                    self.wfile.write(b": idle\n\n")  # notices a gone client
+                    message = b": idle\n\n"  # notices a gone client
+                limit = max(4096, int(STREAM_BACKLOG_S / view.period_s * len(message)))
+                backlog = unsent_bytes(sock)
+                if backlog > limit:
+                    log.info("live view: dropped %s, which stopped reading (%d bytes waiting)",
+                             self.client_address[0], backlog)
+                    break
+                self.wfile.write(message)  # raises TimeoutError when the queue stays full
                 self.wfile.flush()
                 view.stopping.wait(view.period_s)
-        except (BrokenPipeError, ConnectionResetError, TimeoutError, OSError):
+        except TimeoutError:
+            log.info("live view: dropped %s, which stopped reading", self.client_address[0])
+        except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         finally:
             view.stream_slots.release()
+            self.close_connection = True
 
 
 class ViewServer:
@@ -320,12 +355,18 @@ class ViewServer:
         self.thumbs = Thumbnails()
         self.static_files = {p.name: p for p in STATIC_DIR.iterdir()
                              if p.is_file() and p.suffix in CONTENT_TYPES}
+        self.max_streams = int(max_streams)
         self.stream_slots = threading.BoundedSemaphore(max_streams)
         self.stopping = threading.Event()
         self._refused: dict[str, float] = {}
         self._refused_lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def streams(self) -> int:
+        """How many event streams are being served now."""
+        return self.max_streams - self.stream_slots._value  # type: ignore[attr-defined]
 
     def log_refusal(self, client: str, reason: str) -> None:
         """Log a refused request, at most once a minute per client (no log flooding)."""
