@@ -26,6 +26,9 @@ from appliance.vision.images import side_by_side
 
 log = logging.getLogger(__name__)
 
+#: Signals that stop ``soundscape run`` the orderly way (fade, terminal restored).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
 #: The demo's slideshow: one photo per scene of the `world` corpus, in this order.
 DEMO_PHOTOS = (
     "forest/forest_path.jpg",
@@ -185,14 +188,14 @@ def run_engine(
     view: bool = False,
     view_port: int | None = None,
 ) -> int:
-    stop = threading.Event()
-
     def on_signal(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
-        stop.set()
         engine.request_stop()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # The same orderly stop for each: the sound fades out, the terminal is restored (the
+    # keyboard's raw mode), the state is already saved. SIGHUP: the terminal went away
+    # or someone asked; either way, not an abrupt exit in -echo -icanon.
+    for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
     # Rendered before the sound starts, like every other cue (see Engine._warm_cues).
     problem_cues = [engine.cues.phrase("problem", text=text) for text in problems]
@@ -210,11 +213,16 @@ def run_engine(
     for cue in problem_cues:
         engine.mixer.play(cue, supersede=False)
     controls = _attach_controls(engine, config)
-    if seconds is not None:
-        threading.Timer(seconds, engine.request_stop).start()
+    timer = None
+    if seconds is not None:  # a daemon: a signal's stop is not held up until it fires
+        timer = threading.Timer(seconds, engine.request_stop)
+        timer.daemon = True
+        timer.start()
     try:
         engine.serve()
     finally:
+        if timer is not None:
+            timer.cancel()
         sd.stopping()
         watchdog.stop()
         if live_view is not None:

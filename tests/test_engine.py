@@ -178,8 +178,10 @@ def _wait_for(path: Path, size: int, timeout: float) -> None:
     raise AssertionError(f"{path} did not grow past {size} bytes in {timeout} s")
 
 
-@pytest.mark.slow
-def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
+def _run_and_signal(tmp_path: Path, sig: int, *extra: str, stdin=subprocess.DEVNULL,
+                    before_signal=None) -> tuple[int, float, str, np.ndarray]:
+    """``soundscape run`` in a child process; ``sig`` once two seconds were heard.
+    Returns (exit code, seconds from the signal to the exit, its output, what it played)."""
     config = tmp_path / "config.toml"
     config.write_text(
         f'[state]\npath = "{tmp_path / "state.json"}"\n[buttons]\nenabled = false\n'
@@ -187,43 +189,79 @@ def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
     )
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "run",
-            "--config",
-            str(config),
-            "--camera",
-            f"slideshow:{DEMO_MEDIA / 'night'}",
-            "--output",
-            "paced",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "appliance", "run", "--config", str(config),
+         "--camera", f"slideshow:{DEMO_MEDIA / 'night'}", "--output", "paced", *extra],
+        cwd=tmp_path, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     wav = tmp_path / "soundscape-output.wav"
     try:
         _wait_for(wav, 2 * RATE * 4, timeout=240)  # two seconds of audio played
         time.sleep(1.0)
+        if before_signal is not None:
+            before_signal()
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         code = proc.wait(timeout=10)
         took = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
     out = proc.stdout.read().decode(errors="replace")
-    assert code == 0, out
-    assert took < 1.0, f"took {took:.2f} s to exit"
-    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    return code, took, out, sf.read(wav, dtype="float32")[0].mean(axis=1)
+
+
+def _assert_faded(heard: np.ndarray) -> None:
     steady = np.sqrt(np.mean(heard[-RATE : -RATE // 2] ** 2))
     tail = np.sqrt(np.mean(heard[-1200:] ** 2))  # the last 25 ms
     assert tail < steady / 4, f"no fade: tail {tail:.4f} vs steady {steady:.4f}"
+
+
+@pytest.mark.slow
+def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
+    code, took, out, heard = _run_and_signal(tmp_path, signal.SIGTERM)
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    _assert_faded(heard)
     assert "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_run_with_seconds_within_one_second(tmp_path: Path) -> None:
+    """``run --seconds N``: its timer does not keep the process alive until N."""
+    code, took, out, heard = _run_and_signal(tmp_path, signal.SIGTERM, "--seconds", "300")
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    _assert_faded(heard)
+
+
+@pytest.mark.slow
+def test_sighup_fades_out_and_gives_the_terminal_back(tmp_path: Path) -> None:
+    """In a terminal the keys switch it to raw mode (-echo -icanon); SIGHUP stops the
+    box as SIGTERM does, fade included, and the terminal is as it was."""
+    import pty
+    import termios
+
+    controller, terminal = pty.openpty()
+    before = termios.tcgetattr(terminal)
+    raw_seen: list[bool] = []
+
+    def check_raw() -> None:
+        lflag = termios.tcgetattr(terminal)[3]
+        raw_seen.append(not lflag & (termios.ECHO | termios.ICANON))
+
+    try:
+        code, took, out, heard = _run_and_signal(tmp_path, signal.SIGHUP, stdin=terminal,
+                                                 before_signal=check_raw)
+        after = termios.tcgetattr(terminal)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert raw_seen == [True], "the keyboard never took the terminal: the test tests nothing"
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    _assert_faded(heard)
+    assert after[3] & termios.ECHO and after[3] & termios.ICANON, "left in -echo -icanon"
+    assert after[3] == before[3]
 
 
 def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
