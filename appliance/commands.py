@@ -187,7 +187,10 @@ def run_engine(
     seconds: float | None,
     view: bool = False,
     view_port: int | None = None,
+    device: str = "auto",
 ) -> int:
+    """Start ``engine``, serve its controls until a signal, a QUIT or ``seconds``, stop it.
+    ``device``: the audio spec to say a failure to start on (no corpus can play)."""
     def on_signal(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
         engine.request_stop()
@@ -199,7 +202,15 @@ def run_engine(
         signal.signal(sig, on_signal)
     # Rendered before the sound starts, like every other cue (see Engine._warm_cues).
     problem_cues = [engine.cues.phrase("problem", text=text) for text in problems]
-    engine.start()
+    try:
+        engine.start()
+    except SoundscapeError as exc:  # no corpus can play: say so, on the card it would use
+        from appliance.fatal import announce_fatal
+
+        engine.sink.close()
+        sd.status(f"cannot start: {exc}")
+        announce_fatal(exc, device)
+        raise
     live_view = start_view(engine, config, view, view_port)
     watchdog = sd.Watchdog(engine.healthy)
 
@@ -249,7 +260,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sd.status(f"cannot start: {exc}")
         announce_fatal(exc, device)
         raise
-    return run_engine(engine, config, problems, args.seconds, args.view, args.view_port)
+    return run_engine(engine, config, problems, args.seconds, args.view, args.view_port,
+                      device=device)
 
 
 # -------------------------------------------------------------------- demo

@@ -7,6 +7,7 @@ real-time sink (which records what it consumed, as a listener would hear it).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -28,7 +29,9 @@ from appliance.camera.simulated import FaultyCamera, SlideshowCamera
 from appliance.config import Config
 from appliance.controls.actions import Action
 from appliance.engine import Engine
-from appliance.state import load_state
+from appliance.engine.controller import skipped_text
+from appliance.errors import CorpusUnplayableError
+from appliance.state import State, load_state
 from appliance.synth import Source
 from appliance.vision.fake import FakeEmbedder
 
@@ -476,3 +479,65 @@ def test_switches_and_new_p_allocate_nothing_on_the_audio_thread(embedder, tmp_p
     assert engine.snapshot.corpus_index != 0 or len(corpora) == 1
     budget = 512 / RATE  # a block's duration: the benchmark's real-time budget
     assert max(times) < budget, f"longest block {1000 * max(times):.2f} ms"
+
+
+def _unplayable(corpus):
+    """A corpus that loads but that the synthesizer refuses, as one built at another
+    sample rate is: its keyframes start after the end of its audio."""
+    return dataclasses.replace(corpus, name="broken", spoken_name="Broken",
+                               keyframe_times=corpus.keyframe_times + corpus.duration_s)
+
+
+def _spy(engine: Engine) -> list[np.ndarray]:
+    played: list[np.ndarray] = []
+    play = engine.mixer.play
+    engine.mixer.play = lambda cue, *a, **kw: played.append(cue) or play(cue, *a, **kw)
+    return played
+
+
+def test_a_corpus_that_cannot_play_is_skipped_the_previous_plays_on(corpora, tmp_path) -> None:
+    broken = _unplayable(corpora[0])
+    good, other = corpora
+    engine = _engine([good, broken, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path)
+    played = _spy(engine)
+    engine.start(announce_ready=False)
+    try:
+        time.sleep(0.3)
+        engine.handle(Action.NEXT_CORPUS)  # onto the broken one
+        assert engine.current_corpus is good and engine.corpus_index == 0
+        assert load_state(tmp_path / "state.json").corpus == good.name, "saved the bad one"
+        skipped = engine.cues.phrase("problem", text=skipped_text(broken))
+        now = engine.cues.corpus_name(0, good.spoken_name, good.announcement)
+        assert played[-2:] == [skipped, now], "not said: skipped, and which one plays"
+        blocks = engine.blocks
+        time.sleep(0.3)
+        assert engine.failure is None and engine.blocks > blocks, "the sound stopped"
+        engine.handle(Action.NEXT_CORPUS)  # steps over it from now on
+        assert engine.current_corpus is other
+        engine.handle(Action.PREVIOUS_CORPUS)
+        assert engine.current_corpus is good
+    finally:
+        engine.stop()
+
+
+def test_a_start_on_a_gone_or_broken_saved_corpus_starts_on_the_next_good_one(
+    corpora, tmp_path
+) -> None:
+    good, other = corpora
+    broken = _unplayable(good)
+    engine = _engine([good, broken, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path,
+                     state=State(corpus="broken"))
+    played = _spy(engine)
+    engine.start(announce_ready=False)
+    engine.stop()
+    assert engine.current_corpus is other
+    assert engine.cues.phrase("problem", text=skipped_text(broken)) in played
+    assert load_state(tmp_path / "state.json").corpus == other.name
+    engine = _engine([good, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path,
+                     state=State(corpus="gone since"))
+    engine.start(announce_ready=False)
+    engine.stop()
+    assert engine.current_corpus is good
+    engine = _engine([broken], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path)
+    with pytest.raises(CorpusUnplayableError, match="none of the sound collections can play"):
+        engine.start(announce_ready=False)
