@@ -1,8 +1,11 @@
 """The live appliance, end to end, on real corpora: what a wearer would hear.
 
-Real parts throughout: the int8 model, the demo corpora, the Numba synthesizer,
-gpiozero's MockFactory pins, the simulated slideshow camera and the paced
-real-time sink (which records what it consumed, as a listener would hear it).
+Real parts throughout: the demo corpora, the Numba synthesizer, gpiozero's
+MockFactory pins, the simulated slideshow camera and the paced real-time sink
+(which records what it consumed, as a listener would hear it). The int8 model
+embeds the frames where what is heard follows what is seen; the tests about the
+engine's own behaviour (threads, faults, fallbacks) use the package's
+FakeEmbedder and FaultyCamera, and run in seconds.
 """
 
 from __future__ import annotations
@@ -144,10 +147,10 @@ def test_camera_dying_does_not_interrupt_audio(corpora, embedder, tmp_path: Path
         assert score > 0.6, f"{name} cue not heard ({score:.2f})"
 
 
-def test_volume_limits_and_mute_are_audible_and_persist(corpora, embedder, tmp_path) -> None:
+def test_volume_limits_and_mute_are_audible_and_persist(corpora, tmp_path) -> None:
     wav = tmp_path / "heard.wav"
     sink = PacedSink(RATE, 512, 4, record=wav)
-    engine = _engine(corpora, embedder, sink, tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), sink, tmp_path)
     engine.start(announce_ready=False)
     try:
         time.sleep(0.5)
@@ -268,11 +271,11 @@ def test_sighup_fades_out_and_gives_the_terminal_back(tmp_path: Path) -> None:
 
 
 def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
-    corpora, embedder, tmp_path: Path
+    corpora, tmp_path: Path
 ) -> None:
     wav = tmp_path / "heard.wav"
     sink = PacedSink(RATE, 512, 4, record=wav)
-    engine = _engine(corpora, embedder, sink, tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), sink, tmp_path)
     engine.settings.timer_fade_s = 1.0
     engine.start(announce_ready=False)
     server = _serve(engine)
@@ -300,10 +303,10 @@ def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
     assert np.sqrt(np.mean(awake**2)) > 10 ** (-50 / 20), "no sound after waking"
 
 
-def test_every_cue_is_ready_before_the_sound_starts(corpora, embedder, tmp_path: Path) -> None:
+def test_every_cue_is_ready_before_the_sound_starts(corpora, tmp_path: Path) -> None:
     """Rendering a cue decodes speech while holding the GIL for milliseconds: all of it
     happens in start(), none when a button is pressed while the soundscape plays."""
-    engine = _engine(corpora, embedder, PacedSink(RATE, 512), tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), PacedSink(RATE, 512), tmp_path)
     engine.start(announce_ready=False)
     try:
         ready = set(engine.cues._cues)
@@ -331,10 +334,10 @@ class _BrokenSink(PacedSink):
         super().write(block)
 
 
-def test_a_bug_in_the_audio_loop_stops_the_box_at_once(corpora, embedder, tmp_path) -> None:
+def test_a_bug_in_the_audio_loop_stops_the_box_at_once(corpora, tmp_path) -> None:
     """Not a silent box with a live process: the engine stops and says it failed, so
     soundscape run exits non-zero and systemd restarts it (5 s, not the 30 s watchdog)."""
-    engine = _engine(corpora, embedder, _BrokenSink(after=20), tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), _BrokenSink(after=20), tmp_path)
     engine.start(announce_ready=False)
     served = _serve(engine)
     served.join(timeout=3.0)
