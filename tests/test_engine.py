@@ -32,7 +32,7 @@ from appliance.camera.simulated import FaultyCamera, SlideshowCamera
 from appliance.config import Config
 from appliance.controls.actions import Action
 from appliance.engine import Engine
-from appliance.engine.controller import skipped_text
+from appliance.engine.controller import SKIPPED
 from appliance.errors import CorpusUnplayableError
 from appliance.state import State, load_state
 from appliance.synth import Source
@@ -509,7 +509,7 @@ def test_a_corpus_that_cannot_play_is_skipped_the_previous_plays_on(corpora, tmp
         engine.handle(Action.NEXT_CORPUS)  # onto the broken one
         assert engine.current_corpus is good and engine.corpus_index == 0
         assert load_state(tmp_path / "state.json").corpus == good.name, "saved the bad one"
-        skipped = engine.cues.phrase("problem", text=skipped_text(broken))
+        skipped = engine.cues.phrase("problem", text=SKIPPED)
         now = engine.cues.corpus_name(0, good.spoken_name, good.announcement)
         assert played[-2:] == [skipped, now], "not said: skipped, and which one plays"
         blocks = engine.blocks
@@ -534,7 +534,7 @@ def test_a_start_on_a_gone_or_broken_saved_corpus_starts_on_the_next_good_one(
     engine.start(announce_ready=False)
     engine.stop()
     assert engine.current_corpus is other
-    assert engine.cues.phrase("problem", text=skipped_text(broken)) in played
+    assert engine.cues.phrase("problem", text=SKIPPED) in played
     assert load_state(tmp_path / "state.json").corpus == other.name
     engine = _engine([good, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path,
                      state=State(corpus="gone since"))

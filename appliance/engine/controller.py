@@ -39,9 +39,10 @@ SHUTDOWN_FAILED = "I could not shut down."
 SHUTDOWN_WORDS_S = 2.0
 
 
-def skipped_text(corpus: Corpus) -> str:
-    """What the wearer hears when ``corpus`` cannot play."""
-    return f"The sound collection {corpus.spoken_name} cannot play and was skipped."
+#: Said (after the problem earcon) when a corpus cannot play. One sentence for all, right
+#: after the corpus' own name: one cue rendered at start, not one per corpus (each is
+#: about 2 MB of float32 audio).
+SKIPPED = "This sound collection cannot play and was skipped."
 
 
 def timer_text(minutes: int) -> str:
@@ -110,8 +111,7 @@ class Controller:
             log.error("corpus %s cannot play (%s); %s", corpus.name, exc,
                       f"staying with {self.current.corpus.name}" if self.current else "skipped")
             self.broken.add(index)
-            self.mixer.play(self.cues.phrase("problem", text=skipped_text(corpus)),
-                            supersede=False)
+            self.mixer.play(self.cues.phrase("problem", text=SKIPPED), supersede=False)
             if self.current is not None:  # and which one plays on
                 self.announce_corpus(self.index)
             return False
@@ -250,5 +250,5 @@ class Controller:
         """Every (cue, text) this controller may play beyond the fixed phrases."""
         out: list[tuple[str, str | None]] = [("volume", ""), ("problem", SHUTDOWN_FAILED)]
         out += [("timer", timer_text(m)) for m in self.settings.timer_choices_min]
-        out += [("problem", skipped_text(c)) for c in self.corpora]
+        out.append(("problem", SKIPPED))
         return out
