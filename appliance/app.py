@@ -106,7 +106,7 @@ def resolve_corpora(config: Config, names: list[str] | None = None) -> Resolved:
     demos = demo_manifests()
     wanted = list(names or config.corpora.order)
     missing = None
-    if config.corpora.dir and not names:
+    if config.corpora.dir:
         user = Path(config.corpora.dir).expanduser()
         if user.is_dir():
             wanted += [str(p) for p in sorted(user.iterdir()) if p.is_dir()]

@@ -26,10 +26,15 @@ from appliance.vision.images import side_by_side
 
 log = logging.getLogger(__name__)
 
+#: Signals that stop ``soundscape run`` the orderly way (fade, terminal restored).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
 #: The demo's slideshow: new views (corpora/views), none of them a keyframe of the corpus
 #: it plays: a harbour, farmland, dusk and rain it has never seen, then a kitchen, a place
 #: the corpus has no sound for, which should sound like "somewhere".
 DEMO_PHOTOS = tuple(sorted(p.name for p in DEMO_VIEWS.glob("*.jpg")))
+#: The demo's last view: a cow on the left beside a waterfall on the right, so that with
+#: headphones the sound is heard following where things are in the picture.
 DEMO_SIDE_BY_SIDE = ("farm/cow/cow.jpg", "waterfall/waterfall_dam_spillway.jpg")
 
 
@@ -183,19 +188,30 @@ def run_engine(
     seconds: float | None,
     view: bool = False,
     view_port: int | None = None,
+    device: str = "auto",
 ) -> int:
-    stop = threading.Event()
-
+    """Start ``engine``, serve its controls until a signal, a QUIT or ``seconds``, stop it.
+    ``device``: the audio spec to say a failure to start on (no corpus can play)."""
     def on_signal(signum, _frame) -> None:
         log.info("signal %d: stopping", signum)
-        stop.set()
         engine.request_stop()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # The same orderly stop for each: the sound fades out, the terminal is restored (the
+    # keyboard's raw mode), the state is already saved. SIGHUP: the terminal went away
+    # or someone asked; either way, not an abrupt exit in -echo -icanon.
+    for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
     # Rendered before the sound starts, like every other cue (see Engine._warm_cues).
     problem_cues = [engine.cues.phrase("problem", text=text) for text in problems]
-    engine.start()
+    try:
+        engine.start()
+    except SoundscapeError as exc:  # no corpus can play: say so, on the card it would use
+        from appliance.fatal import announce_fatal
+
+        engine.sink.close()
+        sd.status(f"cannot start: {exc}")
+        announce_fatal(exc, device)
+        raise
     live_view = start_view(engine, config, view, view_port)
     watchdog = sd.Watchdog(engine.healthy)
 
@@ -209,11 +225,16 @@ def run_engine(
     for cue in problem_cues:
         engine.mixer.play(cue, supersede=False)
     controls = _attach_controls(engine, config)
-    if seconds is not None:
-        threading.Timer(seconds, engine.request_stop).start()
+    timer = None
+    if seconds is not None:  # a daemon: a signal's stop is not held up until it fires
+        timer = threading.Timer(seconds, engine.request_stop)
+        timer.daemon = True
+        timer.start()
     try:
         engine.serve()
     finally:
+        if timer is not None:
+            timer.cancel()
         sd.stopping()
         watchdog.stop()
         if live_view is not None:
@@ -240,7 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sd.status(f"cannot start: {exc}")
         announce_fatal(exc, device)
         raise
-    return run_engine(engine, config, problems, args.seconds, args.view, args.view_port)
+    return run_engine(engine, config, problems, args.seconds, args.view, args.view_port,
+                      device=device)
 
 
 # -------------------------------------------------------------------- demo

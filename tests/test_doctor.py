@@ -266,6 +266,23 @@ def test_a_crashing_check_becomes_a_problem_not_a_crash() -> None:
     assert not check.ok and not check.fatal and "boom" in check.detail
 
 
+def test_the_exit_code_is_zero_only_when_all_is_well() -> None:
+    """Scripts and the installer rely on it: 0 all well, 1 cannot run, 3 problems."""
+    fine = doctor.Check("model", True, "fine")
+    camera = doctor.Check("camera", False, "no camera found", "connect one")
+    model = doctor.Check("model", False, "missing", "rebuild it", fatal=True)
+    assert doctor.exit_code([fine]) == 0
+    assert doctor.exit_code([fine, camera]) == 3
+    assert doctor.exit_code([camera, model]) == 1
+
+
+def test_the_help_says_what_the_exit_code_means() -> None:
+    proc = subprocess.run([sys.executable, "-m", "appliance", "doctor", "--help"],
+                          capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    text = " ".join(proc.stdout.split())
+    assert "Exit code 0 only when all is well; 1 when the appliance cannot run; 3 when" in text
+
+
 def test_add_commands_registers_doctor() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -317,7 +334,9 @@ def test_doctor_on_this_machine_reports_no_camera_no_card_no_gpio() -> None:
         assert not checks[name]["ok"] and not checks[name]["fatal"] and checks[name]["fix"]
     fatal = [c["name"] for c in report["checks"] if c["fatal"] and not c["ok"]]
     assert report["can_run"] == (not fatal)
-    assert proc.returncode == (1 if fatal else 0)
+    problems = [c["name"] for c in report["checks"] if not c["ok"]]
+    assert proc.returncode == (1 if fatal else 3 if problems else 0)
+    assert report["exit_code"] == proc.returncode
     if DEFAULT_MODEL.is_file() and checks["model"]["ok"]:
         # Missing hardware alone never stops the appliance (fallbacks exist).
         assert not {"camera", "sound card", "GPIO buttons"} & set(fatal)

@@ -1,12 +1,16 @@
 """The live appliance, end to end, on real corpora: what a wearer would hear.
 
-Real parts throughout: the int8 model, the demo corpora, the Numba synthesizer,
-gpiozero's MockFactory pins, the simulated slideshow camera and the paced
-real-time sink (which records what it consumed, as a listener would hear it).
+Real parts throughout: the demo corpora, the Numba synthesizer, gpiozero's
+MockFactory pins, the simulated slideshow camera and the paced real-time sink
+(which records what it consumed, as a listener would hear it). The int8 model
+embeds the frames where what is heard follows what is seen; the tests about the
+engine's own behaviour (threads, faults, fallbacks) use the package's
+FakeEmbedder and FaultyCamera, and run in seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -28,7 +32,9 @@ from appliance.camera.simulated import FaultyCamera, SlideshowCamera
 from appliance.config import Config
 from appliance.controls.actions import Action
 from appliance.engine import Engine
-from appliance.state import load_state
+from appliance.engine.controller import SKIPPED
+from appliance.errors import CorpusUnplayableError
+from appliance.state import State, load_state
 from appliance.synth import Source
 from appliance.vision.fake import FakeEmbedder
 
@@ -141,10 +147,10 @@ def test_camera_dying_does_not_interrupt_audio(corpora, embedder, tmp_path: Path
         assert score > 0.6, f"{name} cue not heard ({score:.2f})"
 
 
-def test_volume_limits_and_mute_are_audible_and_persist(corpora, embedder, tmp_path) -> None:
+def test_volume_limits_and_mute_are_audible_and_persist(corpora, tmp_path) -> None:
     wav = tmp_path / "heard.wav"
     sink = PacedSink(RATE, 512, 4, record=wav)
-    engine = _engine(corpora, embedder, sink, tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), sink, tmp_path)
     engine.start(announce_ready=False)
     try:
         time.sleep(0.5)
@@ -178,8 +184,10 @@ def _wait_for(path: Path, size: int, timeout: float) -> None:
     raise AssertionError(f"{path} did not grow past {size} bytes in {timeout} s")
 
 
-@pytest.mark.slow
-def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
+def _run_and_signal(tmp_path: Path, sig: int, *extra: str, stdin=subprocess.DEVNULL,
+                    before_signal=None) -> tuple[int, float, str, np.ndarray]:
+    """``soundscape run`` in a child process; ``sig`` once two seconds were heard.
+    Returns (exit code, seconds from the signal to the exit, its output, what it played)."""
     config = tmp_path / "config.toml"
     config.write_text(
         f'[state]\npath = "{tmp_path / "state.json"}"\n[buttons]\nenabled = false\n'
@@ -187,51 +195,87 @@ def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
     )
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "appliance",
-            "run",
-            "--config",
-            str(config),
-            "--camera",
-            f"slideshow:{DEMO_MEDIA / 'night'}",
-            "--output",
-            "paced",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "appliance", "run", "--config", str(config),
+         "--camera", f"slideshow:{DEMO_MEDIA / 'night'}", "--output", "paced", *extra],
+        cwd=tmp_path, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     wav = tmp_path / "soundscape-output.wav"
     try:
         _wait_for(wav, 2 * RATE * 4, timeout=240)  # two seconds of audio played
         time.sleep(1.0)
+        if before_signal is not None:
+            before_signal()
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         code = proc.wait(timeout=10)
         took = time.monotonic() - t0
     finally:
         if proc.poll() is None:
             proc.kill()
     out = proc.stdout.read().decode(errors="replace")
-    assert code == 0, out
-    assert took < 1.0, f"took {took:.2f} s to exit"
-    heard = sf.read(wav, dtype="float32")[0].mean(axis=1)
+    return code, took, out, sf.read(wav, dtype="float32")[0].mean(axis=1)
+
+
+def _assert_faded(heard: np.ndarray) -> None:
     steady = np.sqrt(np.mean(heard[-RATE : -RATE // 2] ** 2))
     tail = np.sqrt(np.mean(heard[-1200:] ** 2))  # the last 25 ms
     assert tail < steady / 4, f"no fade: tail {tail:.4f} vs steady {steady:.4f}"
+
+
+@pytest.mark.slow
+def test_sigterm_fades_out_and_exits_within_one_second(tmp_path: Path) -> None:
+    code, took, out, heard = _run_and_signal(tmp_path, signal.SIGTERM)
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    _assert_faded(heard)
     assert "Traceback" not in out
 
 
+@pytest.mark.slow
+def test_sigterm_ends_a_run_with_seconds_within_one_second(tmp_path: Path) -> None:
+    """``run --seconds N``: its timer does not keep the process alive until N."""
+    code, took, out, heard = _run_and_signal(tmp_path, signal.SIGTERM, "--seconds", "300")
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    _assert_faded(heard)
+
+
+@pytest.mark.slow
+def test_sighup_fades_out_and_gives_the_terminal_back(tmp_path: Path) -> None:
+    """In a terminal the keys switch it to raw mode (-echo -icanon); SIGHUP stops the
+    box as SIGTERM does, fade included, and the terminal is as it was."""
+    import pty
+    import termios
+
+    controller, terminal = pty.openpty()
+    before = termios.tcgetattr(terminal)
+    raw_seen: list[bool] = []
+
+    def check_raw() -> None:
+        lflag = termios.tcgetattr(terminal)[3]
+        raw_seen.append(not lflag & (termios.ECHO | termios.ICANON))
+
+    try:
+        code, took, out, heard = _run_and_signal(tmp_path, signal.SIGHUP, stdin=terminal,
+                                                 before_signal=check_raw)
+        after = termios.tcgetattr(terminal)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert raw_seen == [True], "the keyboard never took the terminal: the test tests nothing"
+    assert code == 0, out
+    assert took < 1.0, f"took {took:.2f} s to exit"
+    _assert_faded(heard)
+    assert after[3] & termios.ECHO and after[3] & termios.ICANON, "left in -echo -icanon"
+    assert after[3] == before[3]
+
+
 def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
-    corpora, embedder, tmp_path: Path
+    corpora, tmp_path: Path
 ) -> None:
     wav = tmp_path / "heard.wav"
     sink = PacedSink(RATE, 512, 4, record=wav)
-    engine = _engine(corpora, embedder, sink, tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), sink, tmp_path)
     engine.settings.timer_fade_s = 1.0
     engine.start(announce_ready=False)
     server = _serve(engine)
@@ -259,10 +303,10 @@ def test_sleep_timer_says_goodnight_fades_out_and_a_press_wakes_it(
     assert np.sqrt(np.mean(awake**2)) > 10 ** (-50 / 20), "no sound after waking"
 
 
-def test_every_cue_is_ready_before_the_sound_starts(corpora, embedder, tmp_path: Path) -> None:
+def test_every_cue_is_ready_before_the_sound_starts(corpora, tmp_path: Path) -> None:
     """Rendering a cue decodes speech while holding the GIL for milliseconds: all of it
     happens in start(), none when a button is pressed while the soundscape plays."""
-    engine = _engine(corpora, embedder, PacedSink(RATE, 512), tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), PacedSink(RATE, 512), tmp_path)
     engine.start(announce_ready=False)
     try:
         ready = set(engine.cues._cues)
@@ -290,10 +334,10 @@ class _BrokenSink(PacedSink):
         super().write(block)
 
 
-def test_a_bug_in_the_audio_loop_stops_the_box_at_once(corpora, embedder, tmp_path) -> None:
+def test_a_bug_in_the_audio_loop_stops_the_box_at_once(corpora, tmp_path) -> None:
     """Not a silent box with a live process: the engine stops and says it failed, so
     soundscape run exits non-zero and systemd restarts it (5 s, not the 30 s watchdog)."""
-    engine = _engine(corpora, embedder, _BrokenSink(after=20), tmp_path)
+    engine = _engine(corpora, FakeEmbedder(), _BrokenSink(after=20), tmp_path)
     engine.start(announce_ready=False)
     served = _serve(engine)
     served.join(timeout=3.0)
@@ -438,3 +482,65 @@ def test_switches_and_new_p_allocate_nothing_on_the_audio_thread(embedder, tmp_p
     assert engine.snapshot.corpus_index != 0 or len(corpora) == 1
     budget = 512 / RATE  # a block's duration: the benchmark's real-time budget
     assert max(times) < budget, f"longest block {1000 * max(times):.2f} ms"
+
+
+def _unplayable(corpus):
+    """A corpus that loads but that the synthesizer refuses, as one built at another
+    sample rate is: its keyframes start after the end of its audio."""
+    return dataclasses.replace(corpus, name="broken", spoken_name="Broken",
+                               keyframe_times=corpus.keyframe_times + corpus.duration_s)
+
+
+def _spy(engine: Engine) -> list[np.ndarray]:
+    played: list[np.ndarray] = []
+    play = engine.mixer.play
+    engine.mixer.play = lambda cue, *a, **kw: played.append(cue) or play(cue, *a, **kw)
+    return played
+
+
+def test_a_corpus_that_cannot_play_is_skipped_the_previous_plays_on(corpora, tmp_path) -> None:
+    broken = _unplayable(corpora[0])
+    good, other = corpora
+    engine = _engine([good, broken, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path)
+    played = _spy(engine)
+    engine.start(announce_ready=False)
+    try:
+        time.sleep(0.3)
+        engine.handle(Action.NEXT_CORPUS)  # onto the broken one
+        assert engine.current_corpus is good and engine.corpus_index == 0
+        assert load_state(tmp_path / "state.json").corpus == good.name, "saved the bad one"
+        skipped = engine.cues.phrase("problem", text=SKIPPED)
+        now = engine.cues.corpus_name(0, good.spoken_name, good.announcement)
+        assert played[-2:] == [skipped, now], "not said: skipped, and which one plays"
+        blocks = engine.blocks
+        time.sleep(0.3)
+        assert engine.failure is None and engine.blocks > blocks, "the sound stopped"
+        engine.handle(Action.NEXT_CORPUS)  # steps over it from now on
+        assert engine.current_corpus is other
+        engine.handle(Action.PREVIOUS_CORPUS)
+        assert engine.current_corpus is good
+    finally:
+        engine.stop()
+
+
+def test_a_start_on_a_gone_or_broken_saved_corpus_starts_on_the_next_good_one(
+    corpora, tmp_path
+) -> None:
+    good, other = corpora
+    broken = _unplayable(good)
+    engine = _engine([good, broken, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path,
+                     state=State(corpus="broken"))
+    played = _spy(engine)
+    engine.start(announce_ready=False)
+    engine.stop()
+    assert engine.current_corpus is other
+    assert engine.cues.phrase("problem", text=SKIPPED) in played
+    assert load_state(tmp_path / "state.json").corpus == other.name
+    engine = _engine([good, other], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path,
+                     state=State(corpus="gone since"))
+    engine.start(announce_ready=False)
+    engine.stop()
+    assert engine.current_corpus is good
+    engine = _engine([broken], FakeEmbedder(), PacedSink(RATE, 512, 4), tmp_path)
+    with pytest.raises(CorpusUnplayableError, match="none of the sound collections can play"):
+        engine.start(announce_ready=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appliance import PROJECT_ROOT
+from appliance.doctor.unit import read_unit
 
 UNIT = PROJECT_ROOT / "systemd" / "soundscape.service"
 EXEC_START = "/opt/soundscape/.venv/bin/soundscape run --config /etc/soundscape/config.toml"
@@ -22,27 +23,18 @@ needs_analyze = pytest.mark.skipif(
 
 
 def directives(path: Path = UNIT) -> dict[str, list[str]]:
-    """``Key`` → every value assigned to it (comments and section headers skipped)."""
+    """``Key`` → every value assigned to it (the doctor's own unit reader)."""
     out: dict[str, list[str]] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith(("#", ";", "[")):
-            continue
-        key, _, value = line.partition("=")
-        out.setdefault(key.strip(), []).append(value.strip())
+    for _, key, value in read_unit(path, drop_ins=False):
+        out.setdefault(key, []).append(value)
     return out
 
 
 def sections(path: Path = UNIT) -> dict[str, set[str]]:
     """Section name → the keys set in it."""
     out: dict[str, set[str]] = {}
-    current = ""
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            current = line.strip("[]")
-        elif line and not line.startswith(("#", ";")):
-            out.setdefault(current, set()).add(line.partition("=")[0].strip())
+    for section, key, _ in read_unit(path, drop_ins=False):
+        out.setdefault(section, set()).add(key)
     return out
 
 

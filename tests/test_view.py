@@ -61,7 +61,7 @@ def make_corpus(name: str = "demo", source: dict | None = None) -> FakeCorpus:
 
 
 class FakeSource:
-    """A ViewSource whose snapshot the test sets."""
+    """A ViewFeed whose snapshot the test sets."""
 
     block_s = 512 / 48000
 

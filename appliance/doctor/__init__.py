@@ -45,7 +45,18 @@ from appliance.doctor.model import (
     hidden_from_service,
     published_model_sha256,
 )
-from appliance.doctor.report import can_run, format_report, speak, spoken_text, summary
+from appliance.doctor.report import (
+    EXIT_ALL_WELL,
+    EXIT_CANNOT_RUN,
+    EXIT_PROBLEMS,
+    as_json,
+    can_run,
+    exit_code,
+    format_report,
+    speak,
+    spoken_text,
+    summary,
+)
 from appliance.doctor.service import (
     adopt_service_environment,
     check_config,
@@ -73,6 +84,7 @@ __all__ = [
     "check_sound",
     "check_speech",
     "cmd_doctor",
+    "exit_code",
     "format_report",
     "hidden_from_service",
     "main",
@@ -133,15 +145,12 @@ def run_checks(
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """``soundscape doctor``: print (and optionally speak) the report; 1 if it cannot run."""
+    """``soundscape doctor``: print (and optionally speak) the report; the exit code is
+    :func:`~appliance.doctor.report.exit_code`'s (0 only when all is well)."""
     adopted = adopt_service_environment()
     checks = run_checks(config_path=args.config, model_path=args.model)
     if args.json:
-        print(json.dumps({
-            "can_run": can_run(checks),
-            "summary": summary(checks),
-            "checks": [dataclasses.asdict(c) for c in checks],
-        }, indent=2, ensure_ascii=False))
+        print(json.dumps(as_json(checks), indent=2, ensure_ascii=False))
     else:
         if adopted:
             print(f"(checking with the service's settings from {INSTALLED_UNIT})")
@@ -151,12 +160,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         note = speak(spoken_text(checks), config)
         if note:
             print(note, file=sys.stderr)
-    return 0 if can_run(checks) else 1
+    return exit_code(checks)
 
 
 _DESCRIPTION = (
     "Checks everything the appliance needs and prints one line per check, with how to fix "
-    "each problem. Exit code 1 when the appliance cannot run."
+    "each problem. "
+    f"Exit code {EXIT_ALL_WELL} only when all is well; {EXIT_CANNOT_RUN} when the appliance "
+    f"cannot run; {EXIT_PROBLEMS} when it can run but a problem was reported."
 )
 
 

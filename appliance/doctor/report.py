@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -11,10 +12,34 @@ from appliance.config import Config
 from appliance.doctor.base import Check
 from appliance.doctor.hardware import sound_card_present
 
+#: ``soundscape doctor``'s exit codes: all is well; the appliance cannot run (a fatal
+#: problem); it can run, but a problem was reported (2 is the CLI's own error code).
+EXIT_ALL_WELL = 0
+EXIT_CANNOT_RUN = 1
+EXIT_PROBLEMS = 3
+
 
 def can_run(checks: Iterable[Check]) -> bool:
     """True when no check found a fatal problem."""
     return not any(c.fatal and not c.ok for c in checks)
+
+
+def exit_code(checks: Iterable[Check]) -> int:
+    """0 only when every check is OK; 1 when the appliance cannot run; else 3."""
+    checks = list(checks)
+    if not can_run(checks):
+        return EXIT_CANNOT_RUN
+    return EXIT_PROBLEMS if any(not c.ok for c in checks) else EXIT_ALL_WELL
+
+
+def as_json(checks: list[Check]) -> dict[str, object]:
+    """The ``--json`` object: can_run, the exit code, the summary and every check."""
+    return {
+        "can_run": can_run(checks),
+        "exit_code": exit_code(checks),
+        "summary": summary(checks),
+        "checks": [dataclasses.asdict(c) for c in checks],
+    }
 
 
 def summary(checks: list[Check]) -> str:

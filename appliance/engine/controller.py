@@ -4,6 +4,12 @@ Runs on the control thread (:meth:`~appliance.engine.Engine.serve`, the caller's
 A corpus switch is prepared here, loading included (the audio thread only swaps
 what was prepared); volume, mute and the timer's fade reach the audio loop as
 plain floats.
+
+A corpus that fails when it is about to become current (it loaded, but the
+synthesizer or the matcher refuses it) is never made current nor saved: the
+previous one plays on, the wearer hears the problem cue, that the collection was
+skipped and which one plays, and the buttons step over it from then on. A start
+whose saved corpus is gone or broken starts on the next one that plays.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from appliance.cues import CueBank, CueMixer
 from appliance.engine.audio import AudioLoop
 from appliance.engine.settings import EngineSettings, volume_to_gain
 from appliance.engine.vision import LoadedCorpus
+from appliance.errors import CorpusUnplayableError
 from appliance.state import State, save_state
 from appliance.synth import Source
 
@@ -30,6 +37,12 @@ log = logging.getLogger(__name__)
 SHUTDOWN_FAILED = "I could not shut down."
 #: Seconds the shutdown words get before the sound stops.
 SHUTDOWN_WORDS_S = 2.0
+
+
+#: Said (after the problem earcon) when a corpus cannot play. One sentence for all, right
+#: after the corpus' own name: one cue rendered at start, not one per corpus (each is
+#: about 2 MB of float32 audio).
+SKIPPED = "This sound collection cannot play and was skipped."
 
 
 def timer_text(minutes: int) -> str:
@@ -67,6 +80,8 @@ class Controller:
         self.current: LoadedCorpus | None = None
         self.index = 0
         self.sleeping = False
+        #: Indices of the corpora that failed to become current (skipped from then on).
+        self.broken: set[int] = set()
         self._timer_deadline: float | None = None
         audio.gain = volume_to_gain(state.volume)
         audio.silent = state.muted
@@ -81,12 +96,34 @@ class Controller:
         corpus = self.corpora[index]
         self.mixer.play(self.cues.corpus_name(index, corpus.spoken_name, corpus.announcement))
 
-    def select_corpus(self, index: int, announce: bool = True) -> None:
-        """Switch to corpus ``index`` (crossfaded), announce it, persist the choice."""
+    def select_corpus(self, index: int, announce: bool = True) -> bool:
+        """Switch to corpus ``index`` (crossfaded), announce it, persist the choice.
+
+        Returns False when it cannot play: then nothing changed but the words (see the
+        module docstring)."""
         index %= len(self.corpora)
         corpus = self.corpora[index]
         if announce:  # first: loading may read the audio from the SD card
             self.announce_corpus(index)
+        try:
+            loaded = self._prepare(corpus)
+        except Exception as exc:  # whatever the file held: the box plays on
+            log.error("corpus %s cannot play (%s); %s", corpus.name, exc,
+                      f"staying with {self.current.corpus.name}" if self.current else "skipped")
+            self.broken.add(index)
+            self.mixer.play(self.cues.phrase("problem", text=SKIPPED), supersede=False)
+            if self.current is not None:  # and which one plays on
+                self.announce_corpus(self.index)
+            return False
+        self.broken.discard(index)
+        self.index, self.current = index, loaded
+        log.info("corpus %d/%d: %s", index + 1, len(self.corpora), corpus.name)
+        self._update_state(corpus=corpus.name, p=loaded.last_p, top=())
+        return True
+
+    def _prepare(self, corpus: Corpus) -> LoadedCorpus:
+        """Everything a switch to ``corpus`` needs, handed to the audio loop last (so a
+        failure before changes nothing)."""
         # Plays the corpus' int16 memory map in place: a float32 copy of the world corpus
         # would be 300 MB, twice over during a crossfade, on a 2 GB Pi.
         source = Source.from_corpus(corpus)
@@ -94,9 +131,29 @@ class Controller:
         matcher = Matcher(corpus)
         p0 = matcher.uniform()
         self.audio.prepare_corpus(source, p0)
-        self.index, self.current = index, LoadedCorpus(corpus, matcher, source, p0)
-        log.info("corpus %d/%d: %s", index + 1, len(self.corpora), corpus.name)
-        self._update_state(corpus=corpus.name, p=p0, top=())
+        return LoadedCorpus(corpus, matcher, source, p0)
+
+    def start_corpus(self) -> None:
+        """Make the saved corpus current, or when it is gone or cannot play, the next
+        one that plays. Raises CorpusUnplayableError when none can."""
+        first = self.initial_index()
+        for k in range(len(self.corpora)):
+            if self.select_corpus((first + k) % len(self.corpora), announce=False):
+                return
+        raise CorpusUnplayableError(
+            "none of the sound collections can play: "
+            + ", ".join(c.name for c in self.corpora) + " (see the log above)",
+            fix="soundscape doctor says what is wrong with each",
+        )
+
+    def step_corpus(self, direction: int) -> None:
+        """The next (1) or previous (-1) corpus, stepping over the broken ones."""
+        n = len(self.corpora)
+        for k in range(1, n + 1):
+            index = (self.index + direction * k) % n
+            if index not in self.broken or k == n:
+                self.select_corpus(index)
+                return
 
     def _update_state(self, p=None, top: tuple | None = None, **changes) -> None:
         self.state = replace(self.state, **changes)
@@ -114,9 +171,9 @@ class Controller:
             self._wake()
             return
         if action is Action.NEXT_CORPUS:
-            self.select_corpus(self.index + 1)
+            self.step_corpus(1)
         elif action is Action.PREVIOUS_CORPUS:
-            self.select_corpus(self.index - 1)
+            self.step_corpus(-1)
         elif action in (Action.VOLUME_UP, Action.VOLUME_DOWN):
             self._step_volume(1 if action is Action.VOLUME_UP else -1)
         elif action is Action.TOGGLE_MUTE:
@@ -193,4 +250,5 @@ class Controller:
         """Every (cue, text) this controller may play beyond the fixed phrases."""
         out: list[tuple[str, str | None]] = [("volume", ""), ("problem", SHUTDOWN_FAILED)]
         out += [("timer", timer_text(m)) for m in self.settings.timer_choices_min]
+        out.append(("problem", SKIPPED))
         return out

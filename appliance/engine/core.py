@@ -139,9 +139,10 @@ class Engine:
         """Apply one user action (called on the control thread)."""
         self.controller.handle(action)
 
-    def select_corpus(self, index: int, announce: bool = True) -> None:
-        """Switch to corpus ``index`` (crossfaded), announce it, persist the choice."""
-        self.controller.select_corpus(index, announce)
+    def select_corpus(self, index: int, announce: bool = True) -> bool:
+        """Switch to corpus ``index`` (crossfaded), announce it, persist the choice; False
+        (and said) when it cannot play, the previous one playing on."""
+        return self.controller.select_corpus(index, announce)
 
     def set_sleep_timer(self, minutes: float) -> None:
         """Start (or with 0, cancel) the sleep timer: fade out over ``timer_fade_s`` after it."""
@@ -157,7 +158,7 @@ class Engine:
         sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
         self._warm_cues()
         controller = self.controller
-        controller.select_corpus(controller.initial_index(), announce=False)
+        controller.start_corpus()
         controller.set_sleep_timer(controller.state.timer_min)
         if announce_ready:
             self.mixer.play(self.cues.phrase("ready"))

@@ -28,7 +28,7 @@ def render_offline(
 ) -> None:
     """Render ``seconds`` of audio to ``sink`` with vision at ``vision_fps`` on ``camera``;
     ``on_vision(t_s, p)`` sees each p."""
-    engine.controller.select_corpus(engine.controller.initial_index(), announce=False)
+    engine.controller.start_corpus()
     audio = engine.audio
     sr, bs = engine.settings.sample_rate, engine.settings.block_size
     period = 1.0 / engine.settings.vision_fps

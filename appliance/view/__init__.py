@@ -13,12 +13,13 @@ engine, the JSON event), ``images.py`` (frame JPEG, keyframe thumbnails),
 ``static/`` (the page: plain HTML, CSS and JS, no build step, no CDN).
 """
 
-from appliance.view.adapter import EngineAdapter, ViewSource, build_event
+from appliance.view.adapter import EngineAdapter, ViewFeed, ViewSource, build_event
 from appliance.view.server import ViewError, ViewServer, check_access, is_loopback_address
 
 __all__ = [
     "EngineAdapter",
     "ViewError",
+    "ViewFeed",
     "ViewServer",
     "ViewSource",
     "build_event",

@@ -30,7 +30,7 @@ MAX_GRAINS = 256
 TOP_N = 5
 
 
-class ViewSource(Protocol):
+class ViewFeed(Protocol):
     """What the view needs from a running engine (see :class:`EngineAdapter`)."""
 
     #: Length of one audio block, s (to turn the render ratio into milliseconds); 0 = unknown.
@@ -49,8 +49,13 @@ class ViewSource(Protocol):
         """Source positions (s) of the grains sounding now."""
 
 
+#: The former name of :class:`ViewFeed` (it was no relation of the synthesizer's
+#: ``Source`` nor of ``corpus/sources.py``); kept for code that still imports it.
+ViewSource = ViewFeed
+
+
 class EngineAdapter:
-    """:class:`ViewSource` over a live :class:`~appliance.engine.Engine` (read-only)."""
+    """:class:`ViewFeed` over a live :class:`~appliance.engine.Engine` (read-only)."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
@@ -127,7 +132,7 @@ def state_label(snap) -> str:
     return "playing"
 
 
-def build_event(source: ViewSource, seq: int, bins: int = MAX_BINS,
+def build_event(source: ViewFeed, seq: int, bins: int = MAX_BINS,
                 keyframe_url=None) -> dict:
     """The JSON-able state the page shows (no images: those have their own URLs).
 

@@ -99,6 +99,10 @@ class Embedder:
     def invoke(self, square: np.ndarray) -> None:
         """Run the network on an already prepared S×S×3 uint8 image."""
         self._interp.set_tensor(self._input_index, square[np.newaxis])
+        self.run()
+
+    def run(self) -> None:
+        """Run the network once more on the input already set (the bare inference)."""
         self._interp.invoke()
 
     def _read(self, out: _Output) -> np.ndarray:
