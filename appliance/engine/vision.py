@@ -106,7 +106,7 @@ class VisionLoop:
         )
         t1 = time.perf_counter()
         distances = matcher.distances(x)
-        p = matcher.probabilities_from_distances(distances)
+        p = matcher.probabilities_from_distances(distances, matcher.known_confidence(x))
         pans = None
         if spatial:
             pans = matcher.positions(x.feature_map, p) * self.settings.pan_width
