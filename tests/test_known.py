@@ -148,3 +148,22 @@ def test_the_class_support_is_checked_on_load(tmp_path: Path, embedder) -> None:
     np.save(bad / "class_support.npy", support)
     with pytest.raises(CorpusError, match="checksum"):
         load_corpus(bad)
+
+
+def test_the_running_pipeline_plays_somewhere_for_a_chateau(tmp_path: Path) -> None:
+    """Through the engine's own vision loop (offline render): a chateau, whose nearest
+    keyframes are near enough to pass the distance check, calls up the whole corpus
+    evenly; a new harbour view calls up the harbour."""
+    from appliance import CORPORA_DIR, DEMO_VIEWS
+    from appliance.camera.simulated import SlideshowCamera
+    from appliance.commands import render
+    from appliance.config import Config
+
+    def masses(photo: Path) -> dict[str, float]:
+        camera = SlideshowCamera([photo], seconds_per_image=10.0)
+        return render(Config.default(), camera, "world", 3.0, tmp_path / "k.wav", 1).scene_masses
+
+    chateau = masses(CORPORA_DIR / "dev" / "dev_none_chateau.jpg")
+    assert max(chateau.values()) < 0.3, chateau  # the uniform p: farm's share, 23 %
+    harbour = masses(DEMO_VIEWS / "1_harbour_victoria_harbour.jpg")
+    assert harbour["harbour"] > 0.8, harbour

@@ -132,9 +132,9 @@ class Matcher:
                                  self.known_confidence(x))
 
     def probabilities_from_distances(self, d: np.ndarray,
-                                     known_confidence: float = 1.0) -> np.ndarray:
+                                     known_confidence: float) -> np.ndarray:
         """p per keyframe from distances already computed with :meth:`distances` and the
-        frame's :meth:`known_confidence` (pass it: the default trusts every sight)."""
+        frame's :meth:`known_confidence` (required: leaving it out would trust every sight)."""
         return map_probabilities(d, self._uniform, self.params, known_confidence)
 
     def positions(self, feature_map: np.ndarray, p: np.ndarray) -> np.ndarray:
