@@ -249,7 +249,12 @@ class SynthConfig:
         0.6, "Stereo spread of the grains: 0 = all centre, 1 = full left/right.", lo=0, hi=1
     )
     p_smoothing_s: float = _key(
-        0.5, "Time constant smoothing the match probabilities (s); 0 = none.", lo=0, hi=10
+        0.2,
+        "Time constant (s) with which the grains follow a new p; 0 = none. With vision "
+        "that rests a still view's p hardly moves, so this only sets how quickly the sound "
+        "answers a change of view: 90 % of the way in 2.3 × this.",
+        lo=0,
+        hi=10,
     )
     crossfade_s: float = _key(
         1.5, "Crossfade when switching corpus (s); 0 = cut.", lo=0, hi=10
