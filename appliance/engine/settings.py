@@ -49,5 +49,5 @@ class EngineSettings:
     #: for the thresholds, seconds for the refresh and the smoothing of still refreshes.
     change_threshold: float = 8.0
     settle_threshold: float = 4.0
-    refresh_s: float = 10.0
+    refresh_s: float = 12.0
     still_smoothing_s: float = 10.0

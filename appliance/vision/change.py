@@ -125,7 +125,7 @@ class ChangeDetector:
         self,
         change_threshold: float = 8.0,
         settle_threshold: float = 4.0,
-        refresh_s: float = 10.0,
+        refresh_s: float = 12.0,
         side: int = THUMBNAIL_SIDE,
     ) -> None:
         if not 0.0 < settle_threshold <= change_threshold:

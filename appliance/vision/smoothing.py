@@ -14,8 +14,8 @@ Two smoothings act on p, each for its own reason:
   (:mod:`appliance.vision.change`), an unchanged view is embedded only at each refresh,
   and all a refresh can bring is the view's sensor noise, or a drift too slow for the
   change measure. Each refresh moves p ``1 − exp(−Δt/τ)`` of the way to the new
-  estimate (``[vision] still_smoothing_s``; with the default 10 s refresh and τ = 10 s,
-  63 %), so noise is averaged out over refreshes and a slow drift is still followed.
+  estimate (``[vision] still_smoothing_s``; with the default 12 s refresh and τ = 10 s,
+  70 %), so noise is averaged out over refreshes and a slow drift is still followed.
   Any other embedding (first frame, a change, a view still moving) is taken as it is:
   the quick answer is never slowed here.
 """
