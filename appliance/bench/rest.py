@@ -109,8 +109,13 @@ def _engine(setup, before: bool = False, camera=None, sink=None, **settings_chan
                     camera_opener=(lambda: camera) if camera is not None else None,
                     state=State(corpus=CORPUS, volume=config.volume.initial))
     if before:
-        engine.vision.detector = engine.controller.detector = engine.detector = EveryFrame()
+        embed_every_frame(engine)
     return engine
+
+
+def embed_every_frame(engine) -> None:
+    """Make ``engine`` embed every frame (the design before vision rested)."""
+    engine.vision.detector = engine.controller.detector = engine.detector = EveryFrame()
 
 
 def _offline(engine, view, seconds: float, on_block=None, on_frame=None) -> None:
