@@ -85,8 +85,8 @@ def render(
 ) -> RenderResult:
     """Render ``seconds`` of soundscape for ``camera`` to ``out_wav`` and a PNG beside it.
 
-    At full volume: the file sits at the synthesizer's loudness target (-23 LUFS, EBU
-    R128), and the player's own volume does the rest.
+    The file sits at the broadcast reference (-23 LUFS, EBU R128) at gain 1, not at the
+    box's full volume (-14 LUFS), and the player's own volume does the rest.
     """
     from appliance.audio.wav import WavSink
     from appliance.plot import plot_probability
