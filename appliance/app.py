@@ -21,6 +21,7 @@ from appliance.errors import CorpusError, SoundscapeError
 from appliance.paths import cache_dir
 from appliance.state import State, load_state
 from appliance.synth import GrainParams
+from appliance.synth.volume import full_volume_params
 from appliance.vision.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,10 @@ def make_embedder(config: Config) -> Embedder:
 
 
 def make_settings(config: Config, seed: int | None = None) -> EngineSettings:
-    s = config.synth
-    params = GrainParams(
+    """The engine's settings from ``config``: the synthesizer at full volume's loudness
+    (``appliance.synth.volume``: the volume buttons scale down from there)."""
+    s, v = config.synth, config.vision
+    params = full_volume_params(GrainParams(
         grain_min_s=s.grain_min_ms / 1000,
         grain_max_s=s.grain_max_ms / 1000,
         grains_per_s=float(s.grains_per_s),
@@ -48,7 +51,7 @@ def make_settings(config: Config, seed: int | None = None) -> EngineSettings:
         p_smoothing_s=s.p_smoothing_s,
         crossfade_s=s.crossfade_s,
         level_balance=s.level_balance,
-    )
+    ))
     params.validate()
     chosen = s.seed if seed is None else seed
     if chosen == 0 and seed is None:
@@ -64,6 +67,10 @@ def make_settings(config: Config, seed: int | None = None) -> EngineSettings:
         seed=chosen,
         pan_width=s.pan_from_camera,
         params=params,
+        change_threshold=v.change_threshold,
+        settle_threshold=v.settle_threshold,
+        refresh_s=v.refresh_s,
+        still_smoothing_s=v.still_smoothing_s,
     )
 
 

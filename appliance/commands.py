@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from appliance.corpus import Matcher
 from appliance.engine import Engine
 from appliance.errors import ControlsError, SoundscapeError
 from appliance.state import State
+from appliance.synth.volume import REFERENCE_LUFS
 from appliance.vision.images import side_by_side
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,8 @@ def render(
 ) -> RenderResult:
     """Render ``seconds`` of soundscape for ``camera`` to ``out_wav`` and a PNG beside it.
 
-    At full volume: the file sits at the synthesizer's loudness target (-23 LUFS, EBU
-    R128), and the player's own volume does the rest.
+    The file sits at the broadcast reference (-23 LUFS, EBU R128) at gain 1, not at the
+    box's full volume (-14 LUFS), and the player's own volume does the rest.
     """
     from appliance.audio.wav import WavSink
     from appliance.plot import plot_probability
@@ -97,6 +98,8 @@ def render(
     embedder = make_embedder(config)
     corpora = load_corpora(config, embedder, names=[corpus_name]).corpora
     settings = make_settings(config, seed=seed)
+    # A file sits at the broadcast reference at gain 1, not at the box's full volume.
+    settings.params = replace(settings.params, target_lufs=REFERENCE_LUFS)
     out_wav = Path(out_wav)
     out_wav.parent.mkdir(parents=True, exist_ok=True)
     sink = WavSink(out_wav, settings.sample_rate, settings.block_size, settings.sample_format)

@@ -175,6 +175,46 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class VisionConfig:
+    """When a camera frame is worth an embedding (appliance.vision.change)."""
+
+    TITLE: ClassVar[str] = "Vision: embed a frame only when the view has changed"
+
+    change_threshold: float = _key(
+        8.0,
+        "How different the view must be from the last embedded frame to be embedded at "
+        "once: mean absolute difference of 8×8 grey thumbnails (levels of 255). Sensor "
+        "noise measures under 1, another scene 15–100.",
+        lo=0.5,
+        hi=100,
+    )
+    settle_threshold: float = _key(
+        4.0,
+        "After a change, frames keep being embedded while they still differ this much "
+        "(levels of 255) from the last embedded one; at most change_threshold.",
+        lo=0.5,
+        hi=100,
+    )
+    refresh_s: float = _key(
+        12.0,
+        "Embed a frame at least this often, even when the view looks unchanged (s): the "
+        "longest a change the measure cannot see (a slow change of light or colour) waits. "
+        "5 embeddings a minute on a still view, against about 57 on a view that changes "
+        "every 2 s and 240 without rest (at 4 frames/s).",
+        lo=1,
+        hi=120,
+    )
+    still_smoothing_s: float = _key(
+        10.0,
+        "On a view that has not changed, each refresh moves p this slowly towards the new "
+        "estimate (time constant, s), so sensor noise does not make the sound shift; "
+        "0 = take each estimate as it is. A change of view is always taken at once.",
+        lo=0,
+        hi=120,
+    )
+
+
+@dataclass(frozen=True)
 class AudioConfig:
     """The sound card and how audio is handed to it."""
 
@@ -220,7 +260,12 @@ class SynthConfig:
         0.6, "Stereo spread of the grains: 0 = all centre, 1 = full left/right.", lo=0, hi=1
     )
     p_smoothing_s: float = _key(
-        0.5, "Time constant smoothing the match probabilities (s); 0 = none.", lo=0, hi=10
+        0.2,
+        "Time constant (s) with which the grains follow a new p; 0 = none. With vision "
+        "that rests a still view's p hardly moves, so this only sets how quickly the sound "
+        "answers a change of view: 90 % of the way in 2.3 × this.",
+        lo=0,
+        hi=10,
     )
     crossfade_s: float = _key(
         1.5, "Crossfade when switching corpus (s); 0 = cut.", lo=0, hi=10
@@ -360,6 +405,7 @@ class Config:
 
     corpora: CorporaConfig = field(default_factory=CorporaConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    vision: VisionConfig = field(default_factory=VisionConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     volume: VolumeConfig = field(default_factory=VolumeConfig)
@@ -525,6 +571,13 @@ def validate_config(config: Config, where: str = "the configuration") -> Config:
         raise ConfigError(
             f"synth.grain_max_ms = {synth.grain_max_ms} in {where} is out of range: "
             f"allowed {synth.grain_min_ms}–500 (at least synth.grain_min_ms)"
+        )
+    vision = config.vision
+    if vision.settle_threshold > vision.change_threshold:
+        raise ConfigError(
+            f"vision.settle_threshold = {_fmt(vision.settle_threshold)} in {where} is out of "
+            f"range: allowed 0.5–{_num(vision.change_threshold)} (at most "
+            "vision.change_threshold)"
         )
     pins = config.pins
     seen: dict[int, str] = {}

@@ -6,6 +6,14 @@ espeak-ng is installed. Cues are rendered once, off the audio thread, to
 float32 stereo at the output rate; :class:`CueMixer` plays them one after the
 other into the overlay buffer the synthesizer adds after master volume, so a
 muted or quiet soundscape still answers every button press.
+
+Level: every part of a cue (earcon, speech) is rendered at the same loudness,
+:data:`CUE_LUFS` (a little over the soundscape at full volume), its peaks at most
+:data:`CUE_PEAK_DBFS`; :attr:`CueMixer.level` then scales cues with the volume
+(:func:`cue_gain`), so at every volume a cue plays :data:`CUE_OVER_SOUNDSCAPE_LU`
+over the soundscape (and more while the soundscape ducks under words): heard over it,
+neither drowned at full volume nor shouting at a low one. Muted, cues keep the level
+of the volume setting.
 """
 
 from __future__ import annotations
@@ -24,12 +32,29 @@ import numpy as np
 
 from appliance.errors import MediaError
 from appliance.media import decode_audio
+from appliance.synth.volume import FULL_VOLUME_LUFS, volume_lufs
 
 log = logging.getLogger(__name__)
 
-#: Peak level of cues, dBFS: clearly above a soundscape normalised to about
-#: -23 LUFS, below the limiter's ceiling.
-CUE_PEAK_DBFS = -6.0
+#: How much louder than the soundscape a cue plays at every volume, LU (the
+#: soundscape also ducks by 6 dB while words play).
+CUE_OVER_SOUNDSCAPE_LU = 3.0
+#: Loudness of every rendered cue part at mixer level 1, LUFS (integrated, BS.1770):
+#: the soundscape's full-volume loudness plus CUE_OVER_SOUNDSCAPE_LU.
+CUE_LUFS = FULL_VOLUME_LUFS + CUE_OVER_SOUNDSCAPE_LU
+#: Peak ceiling of a rendered cue part, dBFS (the limiter's ceiling): speech, whose peaks
+#: stand about 14 dB over its loudness, plays a little under CUE_LUFS at full volume.
+CUE_PEAK_DBFS = -1.0
+#: A cue is never quieter than this, LUFS: at the lowest volume it is still heard.
+CUE_FLOOR_LUFS = -45.0
+
+
+def cue_gain(volume: float) -> float:
+    """The :attr:`CueMixer.level` for the user's ``volume`` (0–1): cues at
+    :data:`CUE_OVER_SOUNDSCAPE_LU` over the soundscape's loudness there, never under
+    :data:`CUE_FLOOR_LUFS`, never over their rendered level (1)."""
+    wanted = max(volume_lufs(volume) + CUE_OVER_SOUNDSCAPE_LU, CUE_FLOOR_LUFS)
+    return min(1.0, 10.0 ** ((wanted - CUE_LUFS) / 20.0))
 
 # Earcons: (frequency Hz, duration s) notes. Rising = good news, falling = bad
 # news, single notes for limits; each event has its own contour.
@@ -75,7 +100,7 @@ def tone_sequence(notes: list[tuple[float, float]], sample_rate: int) -> np.ndar
         env[:edge], env[-edge:] = ramp, ramp[::-1]
         parts += [(s * env).astype(np.float32), gap]
     mono = np.concatenate(parts)
-    return _to_stereo_at_peak(mono)
+    return _to_stereo_at_level(mono, sample_rate)
 
 
 def corpus_earcon(index: int, sample_rate: int) -> np.ndarray:
@@ -85,10 +110,18 @@ def corpus_earcon(index: int, sample_rate: int) -> np.ndarray:
     return tone_sequence(notes, sample_rate)
 
 
-def _to_stereo_at_peak(mono: np.ndarray) -> np.ndarray:
-    peak = float(np.max(np.abs(mono))) or 1.0
-    mono = mono * (10 ** (CUE_PEAK_DBFS / 20) / peak)
-    return np.ascontiguousarray(np.repeat(mono[:, None], 2, axis=1), dtype=np.float32)
+def _to_stereo_at_level(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``mono`` as stereo float32 at :data:`CUE_LUFS`, its peak at most CUE_PEAK_DBFS."""
+    from appliance.synth.loudness import LOUDNESS_FLOOR_LUFS, measure_loudness
+
+    stereo = np.ascontiguousarray(np.repeat(mono[:, None], 2, axis=1), dtype=np.float32)
+    peak = float(np.max(np.abs(stereo))) if stereo.size else 0.0
+    if peak == 0.0:
+        return stereo
+    loudness = measure_loudness(stereo, sample_rate)
+    gain_db = CUE_LUFS - loudness if loudness > LOUDNESS_FLOOR_LUFS else 0.0
+    gain = min(10.0 ** (gain_db / 20.0), 10.0 ** (CUE_PEAK_DBFS / 20.0) / peak)
+    return np.ascontiguousarray(stereo * np.float32(gain))
 
 
 def espeak_available() -> bool:
@@ -111,8 +144,9 @@ def speak_to_wav(text: str, path: Path, voice: str = "en", speed_wpm: int = 160)
 
 
 def load_speech(path: Path, sample_rate: int) -> np.ndarray:
-    """Load a spoken WAV as a cue: stereo float32 at ``sample_rate``, peak at CUE_PEAK_DBFS."""
-    return _to_stereo_at_peak(decode_audio(path, sample_rate, channels=1)[:, 0])
+    """Load a spoken WAV as a cue: stereo float32 at ``sample_rate``, at CUE_LUFS (peaks
+    at most CUE_PEAK_DBFS)."""
+    return _to_stereo_at_level(decode_audio(path, sample_rate, channels=1)[:, 0], sample_rate)
 
 
 class CueBank:
@@ -191,7 +225,10 @@ class CueMixer:
     ``mix`` runs on the audio thread and only slices preallocated arrays.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, level: float = 1.0) -> None:
+        #: Gain on every cue (linear, 0–1), set from the volume with :func:`cue_gain`;
+        #: read by the audio thread at each block (one float: no lock).
+        self.level = level
         self._queue: deque[_Pending] = deque()
         self._current: np.ndarray | None = None
         self._gain = 1.0
@@ -232,8 +269,9 @@ class CueMixer:
                 self._pos = 0
             n = min(frames - written, self._current.shape[0] - self._pos)
             overlay[written : written + n] = self._current[self._pos : self._pos + n]
-            if self._gain != 1.0:
-                overlay[written : written + n] *= self._gain
+            gain = self._gain * self.level
+            if gain != 1.0:
+                overlay[written : written + n] *= gain
             written += n
             self._pos += n
             if self._pos >= self._current.shape[0]:

@@ -46,15 +46,19 @@ def announce_fatal(
     *,
     sample_rate: int = 48000,
     block_size: int = 512,
+    volume: float | None = None,
 ) -> bool:
-    """Play the problem earcon and :func:`spoken_message` on ``device`` (an audio spec).
+    """Play the problem earcon and :func:`spoken_message` on ``device`` (an audio spec),
+    at the cues' level for ``volume`` (0–1; None: the first start's volume, since the
+    saved one may be what cannot be read).
 
     Returns True when it was played. Never raises: with no sound card (``auto`` without
     one, ``paced``) or a device that does not open, it logs why and returns False.
     """
     from appliance.audio.factory import open_sink, sound_card_present
-    from appliance.cues import CueBank
+    from appliance.cues import CueBank, cue_gain
     from appliance.synth.source import to_pcm
+    from appliance.synth.volume import DEFAULT_VOLUME
 
     kind = device.partition(":")[0].strip().lower()
     if kind == "paced" or (kind == "auto" and not sound_card_present()):
@@ -68,7 +72,8 @@ def announce_fatal(
         log.warning("could not say why the appliance cannot start (%s)", err)
         return False
     try:
-        pcm = to_pcm(cue).reshape(-1)  # interleaved int16, as the sink takes it
+        level = cue_gain(DEFAULT_VOLUME if volume is None else volume)
+        pcm = to_pcm(cue * level).reshape(-1)  # interleaved int16, as the sink takes it
         step = 2 * block_size
         for i in range(0, pcm.size, step):
             sink.write(pcm[i : i + step])

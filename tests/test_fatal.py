@@ -12,9 +12,10 @@ import soundfile as sf
 
 from appliance.audio.factory import sound_card_present
 from appliance.cli import main
-from appliance.cues import CueBank
+from appliance.cues import CueBank, cue_gain
 from appliance.errors import ConfigError, CorpusError, ModelError, SoundscapeError
 from appliance.fatal import announce_fatal, spoken_message
+from appliance.synth.volume import DEFAULT_VOLUME
 
 RATE = 48000
 
@@ -26,8 +27,9 @@ def heard(path: Path) -> np.ndarray:
 
 
 def assert_says(wav: Path, exc: SoundscapeError) -> None:
-    """``wav`` holds the problem earcon and the spoken reason for ``exc``, whole."""
-    expected = CueBank(RATE).phrase("problem", spoken_message(exc))
+    """``wav`` holds the problem earcon and the spoken reason for ``exc``, whole, at the
+    cues' level for the first start's volume."""
+    expected = CueBank(RATE).phrase("problem", spoken_message(exc)) * cue_gain(DEFAULT_VOLUME)
     audio = heard(wav)
     assert audio.shape[0] >= expected.shape[0]
     np.testing.assert_allclose(audio[: expected.shape[0]], expected, atol=1.5 / 32767)

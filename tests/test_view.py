@@ -116,6 +116,17 @@ def test_timeline_bins_spread_mass_over_uneven_spans() -> None:
     assert keyframe_index(times, 10.0) == 1 and keyframe_index(times, 89.0) == 2
 
 
+def test_event_shows_the_share_of_frames_embedded() -> None:
+    """Vision that rests: the page shows how many camera frames went to the model."""
+    corpus = make_corpus()
+    src = FakeSource([corpus])
+    src.snap = dataclasses.replace(playing_snapshot(corpus, frames_seen=6), frames_read=240,
+                                   frames_embedded=6)
+    stats = build_event(src, 1)["stats"]
+    assert stats["frames_read"] == 240 and stats["frames_embedded"] == 6
+    assert stats["embedded_share"] == pytest.approx(0.025)
+
+
 def test_event_carries_state_p_grains_top_and_stats() -> None:
     corpus = make_corpus()
     src = FakeSource([corpus])

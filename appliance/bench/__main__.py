@@ -9,7 +9,7 @@ import sys
 import traceback
 
 # Sections in the order they run; each adds its keys to the final JSON object.
-SECTIONS = ("vision", "synth", "match", "devset", "live")
+SECTIONS = ("vision", "synth", "match", "devset", "level", "rest", "live")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,9 @@
 
 48 kHz, block 512, a :class:`PacedSink` with the default 4-period buffer (it
 sleeps like a sound card and records every block that arrived after the
-buffer would have run dry), the slideshow camera with no frame-rate cap so
-the vision thread keeps the other core busy with ResNet50, and a press of
+buffer would have run dry), the slideshow camera with no frame-rate cap and
+every frame embedded (vision that rests is switched off here) so the vision
+thread keeps the other core busy with ResNet50, and a press of
 "next corpus" every 6 s (loading a corpus and its matcher on the control
 thread, crossfading in the audio thread). Reports the longest block render
 time divided by the block's duration, the misses, and how much the resident
@@ -29,6 +30,7 @@ def _memory_mb() -> dict[str, float]:
 def run(quick: bool = False) -> dict[str, object]:
     from appliance.app import load_corpora, make_cues, make_embedder, make_settings
     from appliance.audio.paced import PacedSink
+    from appliance.bench.rest import embed_every_frame
     from appliance.camera.simulated import SlideshowCamera
     from appliance.config import Config
     from appliance.engine import Engine
@@ -44,6 +46,7 @@ def run(quick: bool = False) -> dict[str, object]:
     engine = Engine(
         settings, corpora, embedder, sink, make_cues(settings.sample_rate), lambda: camera
     )
+    embed_every_frame(engine)  # no rest: the worst case is every frame embedded
     engine.start(announce_ready=False)
     t0 = time.monotonic()
     switches = 0

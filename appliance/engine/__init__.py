@@ -29,10 +29,10 @@ from appliance.engine.settings import (
     GIL_SWITCH_INTERVAL_S,
     STOP_FADE_S,
     EngineSettings,
-    volume_to_gain,
 )
 from appliance.engine.snapshot import Snapshot
 from appliance.engine.vision import LoadedCorpus
+from appliance.synth.volume import volume_to_gain
 
 __all__ = [
     "BLIND_RELAX_S",

@@ -3,7 +3,8 @@
 Runs on the control thread (:meth:`~appliance.engine.Engine.serve`, the caller's).
 A corpus switch is prepared here, loading included (the audio thread only swaps
 what was prepared); volume, mute and the timer's fade reach the audio loop as
-plain floats.
+plain floats, the cues' level follows the volume (:func:`~appliance.cues.cue_gain`),
+and while muted or asleep the vision loop rests (the change detector's ``resting``).
 
 A corpus that fails when it is about to become current (it loaded, but the
 synthesizer or the matcher refuses it) is never made current nor saved: the
@@ -23,13 +24,15 @@ from pathlib import Path
 
 from appliance.controls.actions import Action
 from appliance.corpus import Corpus, Matcher
-from appliance.cues import CueBank, CueMixer
+from appliance.cues import CueBank, CueMixer, cue_gain
 from appliance.engine.audio import AudioLoop
-from appliance.engine.settings import EngineSettings, volume_to_gain
+from appliance.engine.settings import EngineSettings
 from appliance.engine.vision import LoadedCorpus
 from appliance.errors import CorpusUnplayableError
 from appliance.state import State, save_state
 from appliance.synth import Source
+from appliance.synth.volume import volume_to_gain
+from appliance.vision.change import ChangeDetector
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,7 @@ class Controller:
         state: State,
         state_path: Path | None = None,
         on_shutdown: Callable[[], None] | None = None,
+        detector: ChangeDetector | None = None,
     ) -> None:
         self.settings = settings
         self.corpora = list(corpora)
@@ -83,8 +87,22 @@ class Controller:
         #: Indices of the corpora that failed to become current (skipped from then on).
         self.broken: set[int] = set()
         self._timer_deadline: float | None = None
-        audio.gain = volume_to_gain(state.volume)
-        audio.silent = state.muted
+        #: The vision loop's change detector: nothing is embedded while muted or asleep.
+        self.detector = detector
+        self._set_volume(state.volume)
+        self._set_silent()
+
+    def _set_volume(self, volume: float) -> None:
+        """The soundscape's gain and the cues' level for ``volume`` (0–1)."""
+        self.audio.gain = volume_to_gain(volume)
+        self.mixer.level = cue_gain(volume)
+
+    def _set_silent(self) -> None:
+        """Silent (and the vision at rest) while muted or asleep."""
+        silent = self.state.muted or self.sleeping
+        self.audio.silent = silent
+        if self.detector is not None:
+            self.detector.resting = silent
 
     # ------------------------------------------------------------------- corpora
     def initial_index(self) -> int:
@@ -179,8 +197,8 @@ class Controller:
         elif action is Action.TOGGLE_MUTE:
             muted = not self.state.muted
             self.mixer.play(self.cues.phrase("muted" if muted else "unmuted"))
-            self.audio.silent = muted
             self._update_state(muted=muted)
+            self._set_silent()
         elif action is Action.CYCLE_SLEEP_TIMER:
             choices = list(self.settings.timer_choices_min)
             now = self.state.timer_min
@@ -200,9 +218,9 @@ class Controller:
             self.mixer.play(self.cues.phrase("volume_max" if sign > 0 else "volume_min"))
         else:
             self.mixer.play(self.cues.phrase("volume", text=""))
-        self.audio.gain = volume_to_gain(volume)
-        self.audio.silent = False
+        self._set_volume(volume)
         self._update_state(volume=volume, muted=False)
+        self._set_silent()
 
     def _shutdown(self) -> None:
         if self.on_shutdown is None:
@@ -225,7 +243,7 @@ class Controller:
 
     def _wake(self) -> None:
         self.sleeping = False
-        self.audio.silent = self.state.muted
+        self._set_silent()
         self.set_sleep_timer(self.state.timer_min)
         self.mixer.play(self.cues.phrase("ready"))
         self._publish()
@@ -243,7 +261,7 @@ class Controller:
         self.audio.fade = max(0.0, 1.0 - over / self.settings.timer_fade_s)
         if self.audio.fade == 0.0:
             self.sleeping = True
-            self.audio.silent = True
+            self._set_silent()
             self._publish()
 
     def phrases(self) -> list[tuple[str, str | None]]:

@@ -28,9 +28,10 @@ from appliance.engine.controller import Controller
 from appliance.engine.offline import render_offline
 from appliance.engine.settings import GIL_SWITCH_INTERVAL_S, EngineSettings
 from appliance.engine.snapshot import Snapshot
-from appliance.engine.vision import VisionLoop
+from appliance.engine.vision import VisionLoop, make_detector
 from appliance.state import State
 from appliance.synth import Granulator
+from appliance.vision.change import FrameCounts
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,16 @@ class Engine:
         self.snapshot = Snapshot()
         self.audio = AudioLoop(settings, self.synth, self.mixer, sink, self._stop,
                                on_failure=lambda _exc: self.request_stop())
+        #: Which camera frames are embedded: the vision loop asks it, the controller
+        #: makes it rest while muted or asleep.
+        self.detector = make_detector(settings)
         self.controller = Controller(
             settings, corpora, self.audio, self.mixer, cues, self._stop, self._publish,
-            state or State(), state_path, on_shutdown,
+            state or State(), state_path, on_shutdown, self.detector,
         )
         self.vision = VisionLoop(
             settings, embedder, self.audio, self.mixer, cues,
-            lambda: self.controller.current, self._stop, self._publish,
+            lambda: self.controller.current, self._stop, self._publish, self.detector,
         )
 
     # ------------------------------------------------------------- what it shows
@@ -110,6 +114,11 @@ class Engine:
     def frames_seen(self) -> int:
         """Camera frames embedded and matched so far."""
         return self.vision.frames_seen
+
+    @property
+    def vision_counts(self) -> FrameCounts:
+        """Camera frames the change detector has seen, and how many it had embedded."""
+        return self.detector.counts
 
     @property
     def failure(self) -> BaseException | None:
@@ -151,6 +160,10 @@ class Engine:
     def vision_step(self, frame: np.ndarray) -> np.ndarray | None:
         """Embed ``frame``, match it and publish the new p (see :class:`VisionLoop`)."""
         return self.vision.step(frame)
+
+    def vision_consider(self, frame: np.ndarray, now_s: float) -> np.ndarray | None:
+        """``frame`` seen at ``now_s`` (s): embedded only if the change detector says so."""
+        return self.vision.consider(frame, now_s)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self, announce_ready: bool = True) -> None:
@@ -237,6 +250,7 @@ class Engine:
     def _publish(self, **fresh) -> None:
         """Replace the snapshot: the parts' state now, plus ``fresh`` frame, p and top."""
         current, state, vision = self.controller.current, self.controller.state, self.vision
+        counts = self.detector.counts
         self.snapshot = replace(
             self.snapshot,
             corpus_index=self.controller.index,
@@ -250,6 +264,8 @@ class Engine:
             vision_fps=vision.fps,
             inference_ms=vision.inference_ms,
             frames_seen=vision.frames_seen,
+            frames_read=counts.seen,
+            frames_embedded=counts.embedded,
             xruns=int(getattr(self.sink, "xruns", 0)),
             deadline_misses=int(getattr(self.sink, "deadline_misses", 0)),
             blocks=self.audio.blocks,

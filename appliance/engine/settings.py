@@ -25,9 +25,8 @@ CAMERA_RETRY_FIRST_S = 1.0
 CAMERA_RETRY_MAX_S = 30.0
 
 
-def volume_to_gain(volume: float) -> float:
-    """Map the user's volume (0–1) to linear gain: squared, roughly equal loudness steps."""
-    return float(min(max(volume, 0.0), 1.0)) ** 2
+#: Seconds between two lines in the log saying how many camera frames were embedded.
+VISION_COUNTS_LOG_S = 60.0
 
 
 @dataclass
@@ -46,3 +45,9 @@ class EngineSettings:
     #: camera frame: a keyframe seen at the frame's left edge plays at -pan_width.
     pan_width: float = 0.8
     params: GrainParams = field(default_factory=GrainParams)
+    #: Vision that rests (:mod:`appliance.vision.change`, ``[vision]``): grey levels of 255
+    #: for the thresholds, seconds for the refresh and the smoothing of still refreshes.
+    change_threshold: float = 8.0
+    settle_threshold: float = 4.0
+    refresh_s: float = 12.0
+    still_smoothing_s: float = 10.0

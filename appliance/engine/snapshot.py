@@ -21,7 +21,9 @@ class Snapshot:
 
     ``top``: the most likely keyframes, each ``(time_s, scene, distance, pan)``;
     ``vision_fps`` in frames per second, ``inference_ms`` in milliseconds;
-    ``max_block_render_ratio``: the longest block's render time over its duration.
+    ``max_block_render_ratio``: the longest block's render time over its duration;
+    ``frames_read``: camera frames the change detector looked at, ``frames_embedded``:
+    how many of them it sent to the model (``frames_seen``: embedded and matched).
     """
 
     corpus_index: int = -1
@@ -38,11 +40,18 @@ class Snapshot:
     vision_fps: float = 0.0
     inference_ms: float = 0.0
     frames_seen: int = 0
+    frames_read: int = 0
+    frames_embedded: int = 0
     xruns: int = 0
     deadline_misses: int = 0
     blocks: int = 0
     max_block_render_ratio: float = 0.0
     grains_dropped: int = 0
+
+    @property
+    def embedded_share(self) -> float:
+        """The share (0–1) of the camera frames looked at that were embedded."""
+        return self.frames_embedded / self.frames_read if self.frames_read else 0.0
 
 
 def frame_rate(times: Sequence[float], now: float) -> float:

@@ -1,4 +1,12 @@
-"""The vision loop: keep a camera open, embed its frames, match them, publish p.
+"""The vision loop: keep a camera open, embed the frames worth it, match them, publish p.
+
+Vision that rests (:mod:`appliance.vision.change`): each frame first goes to the
+:class:`~appliance.vision.change.ChangeDetector` (about 1 ms); only a first frame, a
+change, a view still moving or the periodic refresh is embedded and matched, and its p
+goes through the :class:`~appliance.vision.smoothing.PSmoother` (a change at once,
+refreshes of a still view averaged). Muted or asleep, nothing is embedded (the
+controller sets :attr:`ChangeDetector.resting`). A new corpus (seen here, at the first
+frame after the switch) or a reopened camera makes the next frame an embedding.
 
 One path for a lost camera (:meth:`VisionLoop._lose`: an open that fails, a read
 that raises, a camera that stalls for CAMERA_STALL_S): the sound goes on, p
@@ -27,11 +35,14 @@ from appliance.engine.settings import (
     CAMERA_RETRY_FIRST_S,
     CAMERA_RETRY_MAX_S,
     CAMERA_STALL_S,
+    VISION_COUNTS_LOG_S,
     EngineSettings,
 )
 from appliance.engine.snapshot import VISION_RATE_WINDOW_S, frame_rate
 from appliance.errors import CameraError
 from appliance.synth import Source
+from appliance.vision.change import ChangeDetector, Decision
+from appliance.vision.smoothing import PSmoother
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +74,7 @@ class VisionLoop:
         current: Callable[[], LoadedCorpus | None],
         stop: threading.Event,
         publish: Callable[..., None],
+        detector: ChangeDetector | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -75,26 +87,53 @@ class VisionLoop:
         #: Whether frames arrive; a description of the camera in use.
         self.camera_ok = False
         self.camera_description = ""
-        #: Frames embedded and matched; the last one's embedding time (ms).
+        #: Frames embedded and matched (the detector's counts also have the frames seen);
+        #: the last one's embedding time (ms).
         self.frames_seen = 0
         self.inference_ms = 0.0
         #: monotonic time of the last sign of life (a frame, or a deliberate blind wait).
         self.last_alive_at = 0.0
         self._times: list[float] = []
         self._lost_announced = False
+        #: Which frames are embedded (shared with the controller, which sets ``resting``).
+        self.detector = detector if detector is not None else make_detector(settings)
+        self.smoother = PSmoother(settings.still_smoothing_s)
+        self._smoothed_for: LoadedCorpus | None = None  # the corpus the smoother's p is for
 
     @property
     def fps(self) -> float:
-        """Frames matched per second over the last few seconds."""
+        """Frames embedded and matched per second over the last few seconds."""
         return frame_rate(self._times, time.monotonic())
 
     # ------------------------------------------------------------------- one frame
-    def step(self, frame: np.ndarray) -> np.ndarray | None:
-        """Embed ``frame``, match it against the current corpus and publish the new p
-        (returned; None before a corpus is loaded)."""
+    def consider(self, frame: np.ndarray, now_s: float) -> np.ndarray | None:
+        """One camera frame seen at ``now_s`` (monotonic seconds; simulated offline): embed
+        and match it if the detector says so (:meth:`step`), else keep p. Returns the p
+        in force (None before a corpus is loaded)."""
         current = self._current()
         if current is None:
             return None
+        if current is not self._smoothed_for:  # a corpus switch: its own p, from its frame
+            self.detector.invalidate()
+            self.smoother.reset()
+            self._smoothed_for = current
+        decision = self.detector.decide(frame, now_s)
+        if decision.embed:
+            return self.step(frame, decision, now_s)
+        self.last_alive_at = time.monotonic()
+        self._publish()  # the counts (the frame and p shown stay the last embedded ones)
+        return current.last_p
+
+    def step(
+        self, frame: np.ndarray, decision: Decision = Decision.CHANGE, now_s: float | None = None
+    ) -> np.ndarray | None:
+        """Embed ``frame``, match it against the current corpus and publish the new p
+        (returned; None before a corpus is loaded), smoothed for ``decision`` (taken as
+        it is for anything but a refresh; see :class:`PSmoother`) at ``now_s``."""
+        current = self._current()
+        if current is None:
+            return None
+        now_s = time.monotonic() if now_s is None else now_s
         t0 = time.perf_counter()
         matcher = current.matcher
         # The feature map places sounds left or right (and some corpora pool regions).
@@ -106,7 +145,11 @@ class VisionLoop:
         )
         t1 = time.perf_counter()
         distances = matcher.distances(x)
-        p = matcher.probabilities_from_distances(distances, matcher.known_confidence(x))
+        if current is not self._smoothed_for:
+            self.smoother.reset()
+            self._smoothed_for = current
+        p = self.smoother.update(matcher.probabilities_from_distances(
+            distances, matcher.known_confidence(x)), decision, now_s)
         pans = None
         if spatial:
             pans = matcher.positions(x.feature_map, p) * self.settings.pan_width
@@ -144,6 +187,7 @@ class VisionLoop:
         backoff = Backoff(CAMERA_RETRY_FIRST_S, CAMERA_RETRY_MAX_S)
         last_frame_at = time.monotonic()
         period = 1.0 / self.settings.vision_fps
+        logged_at, logged = time.monotonic(), self.detector.counts
         while not self._stop.is_set():
             if camera is None:
                 try:
@@ -153,6 +197,7 @@ class VisionLoop:
                     camera = self._lose(None, str(exc), backoff)
                     continue
                 self.camera_description = camera.description
+                self.detector.invalidate()  # it may look elsewhere now
                 backoff.reset()
                 last_frame_at = time.monotonic()
                 log.info("camera: %s", camera.description)
@@ -173,12 +218,19 @@ class VisionLoop:
             last_frame_at = time.monotonic()
             self._found()
             try:
-                self.step(frame)
+                self.consider(frame, last_frame_at)
             except Exception:  # a bug in matching must not stop the box listening
                 log.exception("could not match a frame; the sound keeps its last picture")
+                self.detector.invalidate()  # embed the next frame, whatever it looks like
                 self._wait_blind(backoff.next())
                 continue
             backoff.reset()
+            if last_frame_at - logged_at >= VISION_COUNTS_LOG_S:
+                counts = self.detector.counts
+                log.info("vision: %s in the last %.0f s; %s since the start",
+                         counts.since(logged).describe(), last_frame_at - logged_at,
+                         counts.describe())
+                logged_at, logged = last_frame_at, counts
             rest = period - (time.monotonic() - t0)
             if rest > 0:
                 self._stop.wait(rest)
@@ -218,6 +270,11 @@ class VisionLoop:
             self._stop.wait(BLIND_STEP_S)
             self.relax_blind(BLIND_STEP_S)
             self.last_alive_at = time.monotonic()
+
+
+def make_detector(settings: EngineSettings) -> ChangeDetector:
+    """The change detector ``settings`` ask for (``[vision]``)."""
+    return ChangeDetector(settings.change_threshold, settings.settle_threshold, settings.refresh_s)
 
 
 def _close_quietly(camera: Camera) -> None:

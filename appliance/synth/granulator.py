@@ -334,6 +334,16 @@ class Granulator:
         on = v[:, L.V_ACTIVE] != 0.0
         return (v[on, L.V_POS] + v[on, L.V_AGE] * v[on, L.V_RATE]) / self.sample_rate
 
+    def sounding_voices(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current layer's sounding voices: their source positions (seconds, as
+        :meth:`sounding_positions`) and their gains (left + right: pan × overlap
+        normalization), e.g. to weigh which scene the sound now comes from."""
+        cur = int(self._istate[L.I_CURRENT])
+        v = self._voices[cur]
+        on = v[:, L.V_ACTIVE] != 0.0
+        positions = (v[on, L.V_POS] + v[on, L.V_AGE] * v[on, L.V_RATE]) / self.sample_rate
+        return positions, v[on, L.V_GL] + v[on, L.V_GR]
+
     def recent_grain_starts(self) -> np.ndarray:
         """Start positions (seconds, oldest first) of up to the last 4096 grains of the
         current layer (for a live view, and to check the sampler against p)."""

@@ -245,7 +245,10 @@ function renderLegend(ev) {
 function renderStats(s) {
   setText("fps", s.vision_fps.toFixed(1));
   setText("inference", s.inference_ms.toFixed(0));
-  setText("frames", String(s.frames_seen));
+  // Vision that rests: the share of the camera frames worth an embedding.
+  setText("frames", s.frames_read
+    ? `${s.frames_embedded} of ${s.frames_read} (${Math.round(s.embedded_share * 100)} %)`
+    : String(s.frames_seen));
   setText("xruns", String(s.xruns));
   $("xruns").className = s.xruns ? "bad" : "";
   setText("blockms", s.max_block_render_ms.toFixed(2));
