@@ -21,7 +21,11 @@ import dataclasses
 import difflib
 import json
 import math
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as tomli
+    import tomli as tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
