@@ -276,3 +276,19 @@ def test_no_opencv_at_all(tmp_path: Path) -> None:
 
     line = jetson_camera_path(**jetson_tree(tmp_path, []), import_cv2=missing)
     assert "OpenCV does not import" in line and "nvidia-opencv" in line
+
+
+def test_the_hardware_guide_tells_jetson_builders_about_pull_ups() -> None:
+    """The README's Jetson pull-up row names the buttons' header pins and 3.3 V pins."""
+    import re
+
+    from test_install_guide import HEADER_PIN, guide
+
+    text = guide()
+    row = next(line for line in text.splitlines() if line.startswith("| Jetson only: pull-ups"))
+    match = re.search(r"each of pins ([\d, ]+) to 3\.3 V \(pin (\d+) or (\d+)\)", row)
+    assert match, row
+    assert {int(n) for n in re.findall(r"\d+", match.group(1))} == {
+        HEADER_PIN[pin] for pin in DEFAULT_PINS.values()}
+    assert {int(match.group(2)), int(match.group(3))} == {1, 17}  # the 3.3 V header pins
+    assert "computer (Jetson)" in text and "10 kΩ" in text
