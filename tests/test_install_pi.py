@@ -193,9 +193,14 @@ def test_dry_run_for_a_jetson(tmp_path: Path) -> None:
     assert any("'numpy<2'" in a for a in actions)  # JetPack's OpenCV is built on numpy 1
     pkla = find(actions, "write /etc/polkit-1/localauthority/50-local.d/50-soundscape.pkla")
     assert pkla
-    assert not any("rules.d" in a for a in actions)  # polkit 0.105 reads no .rules
+    assert not any("polkit-1/rules.d" in a for a in actions)  # 0.105 reads no .rules
     assert "Identity=unix-user:soundscape" in out
     assert "PrivateTmp=no" in out  # nvargus-daemon's socket in /tmp
+    if not Path("/etc/udev/rules.d/99-gpio.rules").exists():  # Jetson.GPIO's udev rule
+        rule = find(actions, f"install -m 0644 {tmp_path}/p/.venv/lib/python3.10/site-packages/"
+                             "Jetson/GPIO/99-gpio.rules")
+        assert rule.endswith(" /etc/udev/rules.d/99-gpio.rules")
+        find(actions, "udevadm trigger")
 
 
 def test_as_if_is_only_for_dry_runs(tmp_path: Path) -> None:
