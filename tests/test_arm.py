@@ -66,12 +66,13 @@ def same_as_x86(name: str, data: bytes) -> None:
         )
 
 
-def near_x86(name: str, values: np.ndarray, rtol: float) -> None:
+def near_x86(name: str, values: np.ndarray, atol: float) -> None:
     """Like :func:`same_as_x86` for floats that numpy computes (its reductions and BLAS
-    round differently on other CPUs and numpy versions): equal within ``rtol``."""
+    round differently on other CPUs and numpy versions): equal within ``atol``."""
     host = _host_figure(name, [float(v) for v in np.ravel(values)])
     if host is not None:
-        np.testing.assert_allclose(np.ravel(values), np.asarray(host), rtol=rtol, err_msg=name)
+        np.testing.assert_allclose(np.ravel(values), np.asarray(host), rtol=0, atol=atol,
+                                   err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +158,11 @@ def test_a_small_corpus_is_built_and_matched(meadow: Path, embedder) -> None:
     assert len(cow) == 3 and int(np.argmin(cow)) != int(np.argmin(quay))
     assert m.scene_masses(m.probabilities_from_distances(cow))["farm"] > 0.5
     same_as_x86("meadow corpus keyframe embeddings", (meadow / EMBEDDINGS).read_bytes())
-    # The distances are numpy's float arithmetic: the same within 1e-6, not to the bit
-    # (seen: Bookworm's numpy 1.24 on OpenBLAS differs from x86's numpy 2 in the last bits).
-    near_x86("meadow corpus distances", np.concatenate([cow, quay]), rtol=1e-6)
+    # The distances (about 1 apart from a photo's own keyframe, near 0) are numpy's float32
+    # arithmetic: the same within 2e-4, not to the bit. Seen: Bookworm's numpy 1.24 on
+    # OpenBLAS (aarch64) gives 0.009828 where numpy 2 on x86-64 gives 0.009889 for the
+    # cow's own keyframe (|a|^2 + |b|^2 - 2 a.b cancels there); the others agree to 1e-6.
+    near_x86("meadow corpus distances", np.concatenate([cow, quay]), atol=2e-4)
 
 
 def test_a_damaged_corpus_is_refused_with_its_file(meadow: Path, embedder,
