@@ -80,6 +80,7 @@ def test_config_is_frozen() -> None:
 # ------------------------------------------------------------ example file
 
 
+@pytest.mark.arm
 def test_example_file_parses_to_exactly_the_defaults() -> None:
     assert load_config(EXAMPLE) == Config.default()
 
@@ -153,6 +154,7 @@ def test_lists_become_tuples(tmp_path: Path) -> None:
     assert cfg.timer.choices_min == (0, 90)
 
 
+@pytest.mark.arm
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     message = error_for(tmp_path, "[audio]\nblock_size = = 5\n")
     assert "TOML syntax error" in message
@@ -166,6 +168,7 @@ def test_not_utf8(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.arm
 def test_unknown_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
     message = error_for(tmp_path, "[audio]\nblocksize = 512\n")
     assert "unknown key audio.blocksize" in message
@@ -182,6 +185,7 @@ def test_section_must_be_a_table(tmp_path: Path) -> None:
     assert "camera" in message and "must be a table" in message
 
 
+@pytest.mark.arm
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
@@ -202,6 +206,7 @@ def test_wrong_type(tmp_path: Path, text: str, fragment: str) -> None:
     assert fragment.format(path=tmp_path / "config.toml") in message, message
 
 
+@pytest.mark.arm
 def test_out_of_range_message_exactly(tmp_path: Path) -> None:
     path = write(tmp_path, "[synth]\ngrain_min_ms = 5\n")
     with pytest.raises(ConfigError) as info:
@@ -209,6 +214,7 @@ def test_out_of_range_message_exactly(tmp_path: Path) -> None:
     assert str(info.value) == f"synth.grain_min_ms = 5 in {path} is out of range: allowed 10–500"
 
 
+@pytest.mark.arm
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

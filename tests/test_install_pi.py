@@ -21,12 +21,14 @@ from appliance import PROJECT_ROOT
 
 SCRIPT = PROJECT_ROOT / "scripts" / "install-pi"
 SHELL_SCRIPTS = ["scripts/install-pi", "scripts/demo", "scripts/test", "scripts/bench",
-                 "scripts/_env.sh", ".ci/run"]
+                 "scripts/_env.sh", "scripts/test-aarch64", ".ci/run"]
 TRIPWIRES = ("apt-get", "apt", "dpkg", "useradd", "usermod", "userdel", "groupadd", "systemctl",
              "runuser", "rsync", "install", "ln", "chown", "chmod", "mv", "rm", "cp", "pip",
              "pip3", "mkdir")
 #: Paths outside the prefix that a real install creates.
-SYSTEM_PATHS = [Path("/etc/polkit-1/rules.d/50-soundscape.rules"), Path("/etc/soundscape"),
+SYSTEM_PATHS = [Path("/etc/polkit-1/rules.d/50-soundscape.rules"),
+                Path("/etc/polkit-1/localauthority/50-local.d/50-soundscape.pkla"),
+                Path("/etc/soundscape"),
                 Path("/etc/systemd/system/soundscape.service"),
                 Path("/etc/systemd/system/soundscape.service.d"), Path("/var/cache/soundscape"),
                 Path("/var/lib/soundscape"), Path("/usr/local/bin/soundscape")]
@@ -145,6 +147,70 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
     assert f"ExecStart={prefix}/.venv/bin/soundscape" not in out  # long files: lengths only
 
 
+def dry_run_as_if(tmp_path: Path, target: str) -> tuple[list[str], str]:
+    proc = run_script(tmp_path, "--dry-run", "--as-if", target, "--prefix", str(tmp_path / "p"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return action_lines(proc.stdout), proc.stdout
+
+
+@pytest.mark.parametrize("codename", ["bookworm", "trixie"])
+def test_dry_run_for_raspberry_pi_os(tmp_path: Path, codename: str) -> None:
+    actions, out = dry_run_as_if(tmp_path, f"raspios-{codename}")
+    assert f"Raspberry Pi OS ({codename}), Python {'3.11' if codename == 'bookworm' else '3.13'}" \
+        in out
+    apt = find(actions, "apt-get install").split()
+    # lgpio from Raspberry Pi OS (no 3.13 wheel, no source build), apt's numpy on OpenBLAS
+    for package in ("python3-picamera2", "python3-lgpio", "python3-numpy",
+                    "libopenblas0-pthread", "python3-opencv"):
+        assert package in apt, package
+    assert any(a.endswith("[pi]'") and " -e " in a for a in actions)
+    assert any("'numpy<2'" in a for a in actions) == (codename == "bookworm")
+    check = find(actions, f"{tmp_path}/p/.venv/bin/python -c")  # after pip: picamera2 imports
+    assert "import PIL, av, picamera2, lgpio" in check
+    assert actions.index(check) > actions.index(find(actions, f"{tmp_path}/p/.venv/bin/python "
+                                                              "-m pip --disable-pip-version-check "
+                                                              "--no-input install -c"))
+    find(actions, "write /etc/polkit-1/rules.d/50-soundscape.rules")
+
+
+def test_dry_run_for_a_plain_debian_box_has_no_pi_packages(tmp_path: Path) -> None:
+    actions, _out = dry_run_as_if(tmp_path, "debian-trixie")
+    apt = find(actions, "apt-get install").split()
+    assert "python3-picamera2" not in apt and "python3-lgpio" not in apt
+    assert "libopenblas0-pthread" in apt
+    assert not any("picamera2" in a for a in actions)
+
+
+def test_dry_run_for_a_jetson(tmp_path: Path) -> None:
+    actions, out = dry_run_as_if(tmp_path, "jetson")
+    assert "Jetson (ubuntu jammy), Python 3.10" in out
+    assert "JetPack's OpenCV has GStreamer" in out
+    apt = find(actions, "apt-get install").split()
+    # JetPack's own OpenCV (GStreamer, the CSI camera) is used, not Ubuntu's
+    assert "python3-opencv" not in apt and "python3-picamera2" not in apt
+    find(actions, f"python3 -m venv --system-site-packages {tmp_path}/p/.venv")
+    assert any(a.endswith("[jetson]'") for a in actions)
+    assert any("'numpy<2'" in a for a in actions)  # JetPack's OpenCV is built on numpy 1
+    pkla = find(actions, "write /etc/polkit-1/localauthority/50-local.d/50-soundscape.pkla")
+    assert pkla
+    assert not any("polkit-1/rules.d" in a for a in actions)  # 0.105 reads no .rules
+    assert "Identity=unix-user:soundscape" in out
+    assert "PrivateTmp=no" in out  # nvargus-daemon's socket in /tmp
+    if not Path("/etc/udev/rules.d/99-gpio.rules").exists():  # Jetson.GPIO's udev rule
+        rule = find(actions, f"install -m 0644 {tmp_path}/p/.venv/lib/python3.10/site-packages/"
+                             "Jetson/GPIO/99-gpio.rules")
+        assert rule.endswith(" /etc/udev/rules.d/99-gpio.rules")
+        find(actions, "udevadm trigger")
+
+
+def test_as_if_is_only_for_dry_runs(tmp_path: Path) -> None:
+    proc = run_script(tmp_path, "--as-if", "jetson")
+    assert proc.returncode != 0 and "--as-if only goes with --dry-run" in proc.stderr
+    (tmp_path / "again").mkdir()
+    proc = run_script(tmp_path / "again", "--dry-run", "--as-if", "windows")
+    assert proc.returncode != 0 and "unknown target 'windows'" in proc.stderr
+
+
 def test_dry_run_works_without_root(tmp_path: Path) -> None:
     proc = run_script(tmp_path, "--dry-run", "--prefix", str(tmp_path / "p"), fake_uid=1000)
     assert proc.returncode == 0, proc.stderr
@@ -208,6 +274,9 @@ SANDBOXED = {  # variable in install-pi → its value, moved below the sandbox r
     "STATE_DIR": "/var/lib/soundscape",
     "LINK": "/usr/local/bin/soundscape",
     "POLKIT_DIR": "/etc/polkit-1/rules.d",
+    "PKLA_DIR": "/etc/polkit-1/localauthority/50-local.d",
+    "POLKITD": "/usr/lib/polkit-1/polkitd",
+    "SYSTEMD_RUN": "/run/systemd/system",
 }
 STUBS = {
     # Commands that would change this machine: log and succeed.
@@ -304,3 +373,53 @@ def test_a_real_run_in_a_sandbox_installs_reinstalls_and_uninstalls(tmp_path: Pa
     assert purge.returncode == 0, purge.stderr
     assert not (root / "var/lib/soundscape").exists()
     assert not (root / "etc/soundscape").exists()
+
+
+def test_a_service_that_fails_to_start_still_gets_the_doctor(tmp_path: Path) -> None:
+    """systemd running, the restart fails: the doctor still reports, and the script fails."""
+    project, root, env, log = sandbox(tmp_path)
+    (root / "run/systemd/system").mkdir(parents=True)
+    (tmp_path / "bin" / "systemctl").write_text(
+        '#!/bin/sh\necho "systemctl $*" >> "$LOG"\n'
+        '[ "$1" = restart ] && { echo "Job for soundscape.service failed." >&2; exit 1; }\n'
+        'exit 0\n')
+    prefix = root / "opt" / "soundscape"
+    proc = subprocess.run(["bash", str(project / "scripts" / "install-pi"), "--prefix",
+                           str(prefix), "--no-warm"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    commands = log.read_text().splitlines()
+    restart = commands.index("systemctl restart soundscape.service")
+    assert any("-m appliance.doctor" in c for c in commands[restart:]), commands
+    assert "the service did not start" in proc.stderr
+    assert "journalctl -u soundscape -b" in proc.stderr
+
+
+@pytest.mark.parametrize(("polkit", "written"), [
+    (None, None),
+    ("0.105", "etc/polkit-1/localauthority/50-local.d/50-soundscape.pkla"),
+    ("122", "etc/polkit-1/rules.d/50-soundscape.rules"),
+])
+def test_the_power_off_rule_fits_the_polkit_there(tmp_path: Path, polkit: str | None,
+                                                  written: str | None) -> None:
+    project, root, env, _log = sandbox(tmp_path)
+    if polkit is not None:
+        daemon = root / "usr/lib/polkit-1/polkitd"
+        daemon.parent.mkdir(parents=True)
+        daemon.write_text("#!/bin/sh\n")
+        daemon.chmod(0o755)
+        (tmp_path / "bin" / "pkaction").write_text(
+            f"#!/bin/sh\necho 'pkaction version {polkit}'\n")
+        (tmp_path / "bin" / "pkaction").chmod(0o755)
+    proc = subprocess.run(["bash", str(project / "scripts" / "install-pi"), "--prefix",
+                           str(root / "opt/soundscape"), "--no-warm"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = sorted(str(p.relative_to(root)) for p in (root / "etc").rglob("50-soundscape.*"))
+    if written is None:
+        assert found == []
+        assert "polkit is not installed" in proc.stdout and "apt install polkitd" in proc.stdout
+    else:
+        assert found == [written]
+        text = (root / written).read_text()
+        assert "org.freedesktop.login1.power-off" in text and "soundscape" in text

@@ -28,6 +28,7 @@ def warnings_from(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ]
 
 
+@pytest.mark.arm
 def test_round_trip_creates_parent_directory(tmp_path: Path, caplog) -> None:
     path = tmp_path / "deep" / "er" / "state.json"
     state = State(corpus="night", volume=0.35, muted=True, timer_min=30)
@@ -56,6 +57,7 @@ def test_defaults_can_be_given(tmp_path: Path, caplog) -> None:
     assert load_state(tmp_path / "none.json", defaults=State(volume=0.3)) == State(volume=0.3)
 
 
+@pytest.mark.arm
 @pytest.mark.parametrize(
     ("content", "what"),
     [
@@ -118,6 +120,7 @@ def test_out_of_range_fields(tmp_path: Path, caplog, data: dict) -> None:
     assert len(warnings_from(caplog)) == 1
 
 
+@pytest.mark.arm
 def test_hand_corrupted_file(tmp_path: Path, caplog) -> None:
     """Someone edited the file and left a syntax error: defaults and one clear warning."""
     path = tmp_path / "state.json"
@@ -138,6 +141,7 @@ def test_unknown_fields_and_missing_fields_are_fine(tmp_path: Path, caplog) -> N
     assert not warnings_from(caplog)
 
 
+@pytest.mark.arm
 def test_save_failure_does_not_raise_and_warns_once(tmp_path: Path, caplog) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -147,6 +151,7 @@ def test_save_failure_does_not_raise_and_warns_once(tmp_path: Path, caplog) -> N
     assert len(warnings_from(caplog)) == 1
 
 
+@pytest.mark.arm
 def test_stale_temp_files_are_removed(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     for i in range(3):

@@ -50,6 +50,7 @@ from pathlib import Path
 
 from appliance import DEMO_MEDIA
 from appliance.camera.base import DEFAULT_FRAME_SIZE, Camera
+from appliance.camera.jetson import JETSON_MARKERS, is_jetson  # noqa: F401 (re-exported)
 from appliance.camera.opencv import OpenCVCamera, jetson_csi_pipeline, opencv_has_gstreamer
 from appliance.camera.picamera import PiCamera, pi_cameras
 from appliance.camera.simulated import SlideshowCamera, VideoFileCamera
@@ -73,8 +74,6 @@ SKIP_V4L2_NAMES = (
     "rp1-cfe",
     "vi-output",
 )
-JETSON_MARKERS = (Path("/dev/nvhost-ctrl"), Path("/etc/nv_tegra_release"))
-
 _VIDIOC_QUERYCAP = 0x80685600  # _IOR('V', 0, struct v4l2_capability), 104 bytes
 _CAP_VIDEO_CAPTURE = 0x00000001
 _CAP_VIDEO_CAPTURE_MPLANE = 0x00001000
@@ -160,11 +159,6 @@ def v4l2_nodes(
                 V4L2Node(str(dev), int(dev.name[5:]), name, query_error=exc.strerror or str(exc))
             )
     return nodes
-
-
-def is_jetson() -> bool:
-    """Whether this is an NVIDIA Jetson (L4T)."""
-    return any(p.exists() for p in JETSON_MARKERS)
 
 
 def detect_cameras() -> list[str]:

@@ -1,4 +1,4 @@
-"""Four GPIO push buttons (gpiozero), turned into :class:`Action`\\s.
+"""Four GPIO push buttons (gpiozero; on a Jetson, Jetson.GPIO), turned into :class:`Action`\\s.
 
 Each button is wired between its GPIO pin and ground and read with the
 internal pull-up (pressed = low). Mapping:
@@ -20,12 +20,18 @@ hears the cue and can let go). Contact bounce is filtered here (see
 ``on_action`` is called from gpiozero's threads: it must be quick (the
 engine's handler only puts the action on a queue). An exception it raises
 is logged, never propagated into gpiozero.
+
+Backends: gpiozero (Raspberry Pi: lgpio) here, and on an NVIDIA Jetson, where gpiozero
+has no pin driver, :class:`~appliance.controls.jetson.JetsonButtonControls` behind the
+same interface. :meth:`ButtonControls.from_config` chooses: the Jetson backend on a
+Jetson, gpiozero elsewhere; ``$SOUNDSCAPE_BUTTONS`` (``gpiozero`` or ``jetson``) overrides.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 import warnings
@@ -39,6 +45,7 @@ from appliance.errors import ControlsError
 
 if TYPE_CHECKING:
     from appliance.config import ButtonsConfig
+    from appliance.controls.jetson import JetsonButtonControls
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,40 @@ HOLD_ACTIONS: Mapping[str, Action] = {
 }
 
 _INSTALL_HINT = "install it with: pip install 'soundscape-appliance[pi]'"
+BACKENDS = ("gpiozero", "jetson")
+
+
+def check_button_args(pins: Mapping[str, int], hold_s: float, debounce_ms: float,
+                      shutdown_hold_s: float) -> None:
+    """:class:`ControlsError` unless ``pins`` has exactly the roles and the timings make sense."""
+    missing = [role for role in BUTTON_ROLES if role not in pins]
+    unknown = [role for role in pins if role not in BUTTON_ROLES]
+    if missing or unknown:
+        raise ControlsError(
+            f"buttons need exactly the roles {', '.join(BUTTON_ROLES)}; "
+            f"missing: {', '.join(missing) or 'none'}, unknown: {', '.join(unknown) or 'none'}"
+        )
+    if hold_s <= 0 or shutdown_hold_s < 0 or debounce_ms < 0:
+        raise ControlsError(
+            f"bad button timing: hold_s={hold_s}, shutdown_hold_s={shutdown_hold_s}, "
+            f"debounce_ms={debounce_ms}"
+        )
+
+
+def button_backend(environ: Mapping[str, str] = os.environ) -> str:
+    """Which backend drives the buttons here: ``$SOUNDSCAPE_BUTTONS``, else ``jetson`` on a
+    Jetson and ``gpiozero`` elsewhere. An unknown value is a :class:`ControlsError`."""
+    chosen = environ.get("SOUNDSCAPE_BUTTONS", "").strip().lower()
+    if chosen:
+        if chosen not in BACKENDS:
+            raise ControlsError(
+                f"SOUNDSCAPE_BUTTONS={chosen!r} is not a button backend: use "
+                + " or ".join(BACKENDS)
+            )
+        return chosen
+    from appliance.camera.jetson import is_jetson
+
+    return "jetson" if is_jetson() else "gpiozero"
 
 
 class _ButtonLogic:
@@ -140,18 +181,7 @@ class ButtonControls:
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        missing = [role for role in BUTTON_ROLES if role not in pins]
-        unknown = [role for role in pins if role not in BUTTON_ROLES]
-        if missing or unknown:
-            raise ControlsError(
-                f"buttons need exactly the roles {', '.join(BUTTON_ROLES)}; "
-                f"missing: {', '.join(missing) or 'none'}, unknown: {', '.join(unknown) or 'none'}"
-            )
-        if hold_s <= 0 or shutdown_hold_s < 0 or debounce_ms < 0:
-            raise ControlsError(
-                f"bad button timing: hold_s={hold_s}, shutdown_hold_s={shutdown_hold_s}, "
-                f"debounce_ms={debounce_ms}"
-            )
+        check_button_args(pins, hold_s, debounce_ms, shutdown_hold_s)
         try:
             from gpiozero import Button
         except ImportError:
@@ -197,8 +227,19 @@ class ButtonControls:
         *,
         pin_factory: Any = None,
         clock: Callable[[], float] = time.monotonic,
-    ) -> ButtonControls:
-        """Buttons as the ``[buttons]`` section of the configuration describes them."""
+        backend: str | None = None,
+    ) -> ButtonControls | JetsonButtonControls:
+        """Buttons as the ``[buttons]`` section of the configuration describes them.
+
+        ``backend``: ``"gpiozero"`` or ``"jetson"``; None = :func:`button_backend`
+        (gpiozero whenever a ``pin_factory`` is given).
+        """
+        if backend is None:
+            backend = "gpiozero" if pin_factory is not None else button_backend()
+        if backend == "jetson":
+            from appliance.controls.jetson import JetsonButtonControls
+
+            return JetsonButtonControls.from_config(config, on_action, clock=clock)
         return cls(
             on_action,
             pins={role: getattr(config, role) for role in BUTTON_ROLES},
@@ -295,8 +336,15 @@ def _describe_factory(factory: Any) -> str:
 def gpio_status() -> str:
     """One line for ``soundscape doctor``: which pin factory buttons would use, or why none.
 
-    Never raises.
+    Never raises. On a Jetson: Jetson.GPIO's status instead (gpiozero has no driver there).
     """
+    try:
+        if button_backend() == "jetson":
+            from appliance.controls.jetson import jetson_gpio_status
+
+            return jetson_gpio_status()
+    except ControlsError as exc:
+        return f"GPIO: {exc}"
     try:
         try:
             import gpiozero  # noqa: F401

@@ -363,7 +363,7 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
             "builder": BUILDER_VERSION,
             "keyframe_interval_s": interval if kind == "video" else None,
             "photo_variants": list(variants),
-            "built_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - t0, 2),
         },
         "keyframe_times": [float(t) for t in times],

@@ -24,7 +24,11 @@ import json
 import logging
 import os
 import time
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as tomli
+    import tomli as tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path

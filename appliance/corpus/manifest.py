@@ -30,7 +30,11 @@ Unknown keys are refused (they are usually typos).
 from __future__ import annotations
 
 import re
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as tomli
+    import tomli as tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
