@@ -153,10 +153,12 @@ def test_a_small_corpus_is_built_and_matched(meadow: Path, embedder) -> None:
     corpus = load_corpus(meadow, model_sha256(embedder.model_path))
     assert corpus.scene_names == ["farm", "harbour"]
     m = Matcher(corpus)
-    cow = m.distances(embedder.embed_file(DEMO_MEDIA / "farm/cow/cow.jpg"))
+    cow_x = embedder.embed_file(DEMO_MEDIA / "farm/cow/cow.jpg")
+    cow = m.distances(cow_x)
     quay = m.distances(embedder.embed_file(DEMO_MEDIA / "harbour/harbour_city_quay.jpg"))
     assert len(cow) == 3 and int(np.argmin(cow)) != int(np.argmin(quay))
-    assert m.scene_masses(m.probabilities_from_distances(cow))["farm"] > 0.5
+    p = m.probabilities_from_distances(cow, m.known_confidence(cow_x))
+    assert m.scene_masses(p)["farm"] > 0.5
     same_as_x86("meadow corpus keyframe embeddings", (meadow / EMBEDDINGS).read_bytes())
     # The distances (about 1 apart from a photo's own keyframe, near 0) are numpy's float32
     # arithmetic: the same within 2e-4, not to the bit. Seen: Bookworm's numpy 1.24 on
