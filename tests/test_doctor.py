@@ -426,3 +426,14 @@ def test_one_cache_rule_for_scripts_run_and_doctor(tmp_path: Path) -> None:
                                    drop=("NUMBA_CACHE_DIR", "SOUNDSCAPE_CACHE")).stdout)
     [check] = [c for c in report["checks"] if c["name"] == "Numba cache"]
     assert numba in check["detail"]
+
+
+def test_on_a_jetson_the_camera_line_says_which_camera_path_it_has(monkeypatch) -> None:
+    from appliance.camera import jetson
+
+    config = Config.default()
+    plain = doctor.check_camera(config)
+    line = "Jetson: JetPack's OpenCV with GStreamer, CSI camera /dev/video0: nvarguscamerasrc"
+    monkeypatch.setattr(jetson, "jetson_camera_path", lambda: line)
+    on_jetson = doctor.check_camera(config)
+    assert on_jetson.detail == f"{plain.detail}; {line}" and on_jetson.ok == plain.ok

@@ -18,7 +18,19 @@ from appliance.doctor.base import Check, ok, problem, user_name
 
 # ------------------------------------------------------------------ camera
 def check_camera(config: Config) -> Check:
-    """Cameras found (nothing is opened); none is not fatal: the demo slideshow stands in."""
+    """Cameras found (nothing is opened); none is not fatal: the demo slideshow stands in.
+    On a Jetson the line also says which camera path it has (JetPack's GStreamer OpenCV
+    for the CSI camera, or a USB webcam)."""
+    from dataclasses import replace
+
+    from appliance.camera.jetson import jetson_camera_path
+
+    found = _check_camera(config)
+    jetson = jetson_camera_path()
+    return replace(found, detail=f"{found.detail}; {jetson}") if jetson else found
+
+
+def _check_camera(config: Config) -> Check:
     from appliance.camera.factory import detect_cameras, v4l2_nodes
 
     name = "camera"
