@@ -181,7 +181,7 @@ def test_slideshow_errors_name_the_folder(tmp_path: Path) -> None:
         SlideshowCamera(tmp_path)
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
     cam = SlideshowCamera(tmp_path)
-    with pytest.raises(CameraError, match=r"broken\.jpg could not be read"):
+    with pytest.raises(CameraError, match=r"broken\.jpg: is not a JPEG, PNG, WebP or BMP picture"):
         cam.open()
 
 
@@ -342,3 +342,24 @@ def test_jetson_pipeline_keeps_the_capture_aspect() -> None:
     assert "width=398, height=224, format=BGRx" in pipeline  # covers 320×224, 16:9
     assert "width=854, height=480, format=BGRx" in jetson_csi_pipeline(0, (640, 480))
     assert pipeline.endswith("appsink drop=true max-buffers=1 sync=false")
+
+
+def test_a_slideshow_decodes_through_the_one_picture_reader(tmp_path: Path) -> None:
+    """A slideshow folder is untrusted too: a picture past the pixel limit is refused in
+    one line, and a phone's portrait photo (EXIF orientation) stands upright."""
+    from PIL import Image
+
+    from appliance.vision.images import MAX_PIXELS
+
+    side = int(MAX_PIXELS**0.5) + 16
+    Image.new("L", (side, side)).save(tmp_path / "huge.png")
+    cam = SlideshowCamera(tmp_path)
+    with pytest.raises(CameraError, match=r"huge\.png"):
+        cam.open()
+    (tmp_path / "huge.png").unlink()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° to display: stored 400×200, seen 200×400
+    Image.new("RGB", (400, 200), (200, 30, 30)).save(tmp_path / "portrait.jpg", exif=exif)
+    cam = SlideshowCamera(tmp_path)
+    cam.open()
+    assert cam._photo_size(0) == (200, 400)

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.camera.simulated.pacing import PacedCamera
-from appliance.errors import CameraError
-from appliance.vision.images import IMAGE_SUFFIXES
+from appliance.errors import CameraError, ImageError
+from appliance.vision.images import IMAGE_SUFFIXES, image_size, open_image
 
 #: ``(width, height)`` in pixels.
 Size = tuple[int, int]
@@ -157,12 +157,9 @@ class SlideshowCamera(PacedCamera):
         if size is None:
             path = self.paths[i]
             try:
-                with Image.open(path) as im:
-                    size = im.size
-            except (UnidentifiedImageError, OSError) as exc:
-                raise CameraError(
-                    f"slideshow photo {path} could not be read ({exc}); replace or remove it"
-                ) from exc
+                size = image_size(path)  # the one reader of untrusted pictures (limits, EXIF)
+            except ImageError as exc:
+                raise CameraError(f"slideshow: {exc}; replace or remove it") from exc
             self._sizes[i] = size
         return size
 
@@ -221,15 +218,11 @@ class SlideshowCamera(PacedCamera):
         scale = min(1.0, self.size[0] * self.zoom / cover_w)
         want = (max(1, round(iw * scale)), max(1, round(ih * scale)))
         try:
-            with Image.open(path) as src:
-                if scale < 1.0:
-                    src.draft("RGB", want)  # JPEG: decode at a reduced scale (fast)
-                im = src.convert("RGB")
-        except (UnidentifiedImageError, OSError) as exc:
-            raise CameraError(
-                f"slideshow photo {path} could not be read ({exc}); replace or remove it"
-            ) from exc
-        if im.size != want and scale < 1.0:
+            # Large JPEGs decode at a reduced scale; every picture is checked and oriented.
+            im = open_image(path, max_pixels=max(want[0] * want[1], 1))
+        except ImageError as exc:
+            raise CameraError(f"slideshow: {exc}; replace or remove it") from exc
+        if im.size != want:
             im = im.resize(want, Image.BILINEAR)
         with self._lock:
             self._cache[i] = im
