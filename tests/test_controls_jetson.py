@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from test_controls import FakeClock, Recorder
 
 from appliance.camera.jetson import csi_sensors, is_jetson, jetson_camera_path
 from appliance.config import DEFAULT_PINS, ButtonsConfig
@@ -15,35 +15,6 @@ from appliance.controls.actions import Action
 from appliance.controls.buttons import ButtonControls, button_backend, gpio_status
 from appliance.controls.jetson import JetsonButtonControls, MockJetsonGPIO, jetson_gpio_status
 from appliance.errors import ControlsError
-
-
-class FakeClock:
-    """A clock that only moves when told to (s)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.actions: list[Action] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, action: Action) -> None:
-        with self._cond:
-            self.actions.append(action)
-            self._cond.notify_all()
-
-    def wait_for(self, count: int, timeout: float = 3.0) -> list[Action]:
-        with self._cond:
-            self._cond.wait_for(lambda: len(self.actions) >= count, timeout)
-            return list(self.actions)
 
 
 @pytest.fixture
