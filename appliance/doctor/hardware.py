@@ -175,8 +175,8 @@ def check_gpio(config: Config) -> Check:
         return problem(
             name,
             f"no GPIO ({_gpio_reason(status)}); the buttons ({pins}) will not work",
-            "on a Raspberry Pi: sudo apt install python3-lgpio (or pip install lgpio in the "
-            "appliance's venv) and make sure the user is in group gpio; "
+            "on a Raspberry Pi: sudo apt install python3-lgpio (the venv sees the system's "
+            "packages; scripts/install-pi does this) and make sure the user is in group gpio; "
             "elsewhere, use the keyboard in a terminal",
         )
     return ok(name, f"{status}; buttons on {pins}")
