@@ -167,3 +167,13 @@ def test_the_running_pipeline_plays_somewhere_for_a_chateau(tmp_path: Path) -> N
     assert max(chateau.values()) < 0.3, chateau  # the uniform p: farm's share, 23 %
     harbour = masses(DEMO_VIEWS / "1_harbour_victoria_harbour.jpg")
     assert harbour["harbour"] > 0.8, harbour
+
+
+def test_no_development_photo_is_a_corpus_photo() -> None:
+    """The development set measures new views: none of its photos is a keyframe source."""
+    from appliance import CORPORA_DIR
+    from appliance.corpus.model_id import cached_file_sha256
+
+    dev = {cached_file_sha256(p.path) for p in read_dev_set()}
+    corpus = {cached_file_sha256(p) for p in (CORPORA_DIR / "media").rglob("*.jpg")}
+    assert len(dev) == len(read_dev_set()) and not dev & corpus
