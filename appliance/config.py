@@ -23,11 +23,6 @@ import json
 import math
 import os
 import stat
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as tomli
-    import tomli as tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +32,7 @@ from typing import Any, ClassVar
 from appliance import DEFAULT_MODEL
 from appliance.camera.base import DEFAULT_FRAME_SIZE
 from appliance.errors import ConfigError
+from appliance.tomlcompat import tomllib
 
 #: Where the appliance looks for its configuration when ``--config`` is not given.
 DEFAULT_CONFIG_PATH = Path("/etc/soundscape/config.toml")

@@ -28,11 +28,7 @@ import numpy as np
 
 from appliance import CORPORA_DIR
 from appliance.bench import say
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from appliance.tomlcompat import tomllib
 
 DEV_DIR = CORPORA_DIR / "dev"
 DEV_MANIFEST = DEV_DIR / "dev.toml"

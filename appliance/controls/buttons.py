@@ -85,6 +85,20 @@ def check_button_args(pins: Mapping[str, int], hold_s: float, debounce_ms: float
         )
 
 
+def hold_plan(hold_s: float, shutdown_hold_s: float) -> dict[str, tuple[float, Action | None]]:
+    """Each role's hold time (s) and hold action, the same for every backend: ``next``
+    holds for SHUTDOWN only when ``shutdown_hold_s`` is set (and then that long)."""
+    plan: dict[str, tuple[float, Action | None]] = {}
+    for role in BUTTON_ROLES:
+        if role == "next":
+            shutdown = shutdown_hold_s > 0
+            plan[role] = (shutdown_hold_s if shutdown else hold_s,
+                          HOLD_ACTIONS[role] if shutdown else None)
+        else:
+            plan[role] = (hold_s, HOLD_ACTIONS.get(role))
+    return plan
+
+
 def button_backend(environ: Mapping[str, str] = os.environ) -> str:
     """Which backend drives the buttons here: ``$SOUNDSCAPE_BUTTONS``, else ``jetson`` on a
     Jetson and ``gpiozero`` elsewhere. An unknown value is a :class:`ControlsError`."""
@@ -197,11 +211,8 @@ class ButtonControls:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                for role in BUTTON_ROLES:
-                    hold_time, hold_action = hold_s, HOLD_ACTIONS.get(role)
-                    if role == "next":
-                        hold_time = shutdown_hold_s if self.shutdown_enabled else hold_s
-                        hold_action = hold_action if self.shutdown_enabled else None
+                for role, (hold_time, hold_action) in hold_plan(hold_s,
+                                                                shutdown_hold_s).items():
                     logic = _ButtonLogic(role, debounce_ms / 1000.0, hold_action, clock)
                     button = self._open(Button, role, hold_time, pin_factory, caught)
                     self._buttons[role] = button

@@ -78,7 +78,7 @@ class JetsonButtonControls:
         gpio: Any = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from appliance.controls.buttons import HOLD_ACTIONS, _ButtonLogic, check_button_args
+        from appliance.controls.buttons import _ButtonLogic, check_button_args, hold_plan
 
         check_button_args(pins, hold_s, debounce_ms, shutdown_hold_s)
         self._gpio = gpio if gpio is not None else import_jetson_gpio()
@@ -95,11 +95,7 @@ class JetsonButtonControls:
         try:
             g.setwarnings(False)
             g.setmode(g.BCM)
-            for role in BUTTON_ROLES:
-                hold_time, hold_action = hold_s, HOLD_ACTIONS.get(role)
-                if role == "next":
-                    hold_time = shutdown_hold_s if self.shutdown_enabled else hold_s
-                    hold_action = hold_action if self.shutdown_enabled else None
+            for role, (hold_time, hold_action) in hold_plan(hold_s, shutdown_hold_s).items():
                 self._logic[role] = _ButtonLogic(role, debounce_ms / 1000.0, hold_action, clock)
                 self._hold_time[role] = hold_time
                 self._open(role)

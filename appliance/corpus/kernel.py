@@ -69,13 +69,17 @@ def int8_dot(q: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.
         _compile()
     if out is None:
         out = np.empty(q.shape[0], dtype=np.float32)
+    _run_parallel("dot", q, np.ascontiguousarray(x, dtype=np.float32), out)
+    return out
+
+
+def _run_parallel(name: str, *args: np.ndarray) -> None:
+    """Run a parallel kernel on MATCH_THREADS threads, one call at a time (the lock)."""
     from numba import config, set_num_threads
 
-    x = np.ascontiguousarray(x, dtype=np.float32)
     with _LOCK:
         set_num_threads(max(1, min(MATCH_THREADS, config.NUMBA_NUM_THREADS)))  # per thread
-        _KERNELS["dot"](q, x, out)
-    return out
+        _KERNELS[name](*args)
 
 
 def int8_sqnorm(q: np.ndarray) -> np.ndarray:
@@ -96,10 +100,5 @@ def class_overlap(idx: np.ndarray, sq: np.ndarray, frame_sqrt: np.ndarray,
         _compile()
     if out is None:
         out = np.empty(idx.shape[0], dtype=np.float32)
-    from numba import config, set_num_threads
-
-    frame_sqrt = np.ascontiguousarray(frame_sqrt, dtype=np.float32)
-    with _LOCK:
-        set_num_threads(max(1, min(MATCH_THREADS, config.NUMBA_NUM_THREADS)))
-        _KERNELS["overlap"](idx, sq, frame_sqrt, out)
+    _run_parallel("overlap", idx, sq, np.ascontiguousarray(frame_sqrt, dtype=np.float32), out)
     return out

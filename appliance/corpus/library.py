@@ -24,11 +24,6 @@ import json
 import logging
 import os
 import time
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as tomli
-    import tomli as tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +41,7 @@ from appliance.corpus.manifest import NAME_RE, read_scene_manifest
 from appliance.corpus.model_id import model_sha256
 from appliance.corpus.progress import ProgressLine
 from appliance.errors import CorpusError, CorpusMissingError
+from appliance.tomlcompat import tomllib
 
 log = logging.getLogger(__name__)
 

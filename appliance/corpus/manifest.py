@@ -30,15 +30,11 @@ Unknown keys are refused (they are usually typos).
 from __future__ import annotations
 
 import re
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10 (JetPack 6): the same parser, as tomli
-    import tomli as tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.errors import CorpusError, ImageError
+from appliance.tomlcompat import tomllib
 from appliance.vision.images import IMAGE_SUFFIXES, image_size
 
 _TOP_KEYS = {"format", "name", "spoken_name", "description", "order", "credits", "credits_file",
