@@ -113,16 +113,21 @@ class VisionLoop:
         current = self._current()
         if current is None:
             return None
-        if current is not self._smoothed_for:  # a corpus switch: its own p, from its frame
-            self.detector.invalidate()
-            self.smoother.reset()
-            self._smoothed_for = current
+        self._follow(current)
         decision = self.detector.decide(frame, now_s)
         if decision.embed:
             return self.step(frame, decision, now_s)
         self.last_alive_at = time.monotonic()
         self._publish()  # the counts (the frame and p shown stay the last embedded ones)
         return current.last_p
+
+    def _follow(self, current: LoadedCorpus) -> None:
+        """On a corpus switch, its own p from its own first frame: the detector embeds the
+        next frame and the smoother starts afresh."""
+        if current is not self._smoothed_for:
+            self.detector.invalidate()
+            self.smoother.reset()
+            self._smoothed_for = current
 
     def step(
         self, frame: np.ndarray, decision: Decision = Decision.CHANGE, now_s: float | None = None
@@ -145,9 +150,7 @@ class VisionLoop:
         )
         t1 = time.perf_counter()
         distances = matcher.distances(x)
-        if current is not self._smoothed_for:
-            self.smoother.reset()
-            self._smoothed_for = current
+        self._follow(current)
         p = self.smoother.update(matcher.probabilities_from_distances(
             distances, matcher.known_confidence(x)), decision, now_s)
         pans = None
@@ -160,7 +163,9 @@ class VisionLoop:
         now = time.monotonic()
         self.last_alive_at = now
         self._times = [t for t in self._times if now - t < VISION_RATE_WINDOW_S] + [now]
-        top_idx = np.argsort(-p)[:5]
+        n = min(5, len(p))
+        top_idx = np.argpartition(-p, n - 1)[:n]  # O(K), not a sort of a long corpus
+        top_idx = top_idx[np.argsort(-p[top_idx])]
         times = current.corpus.keyframe_times
         top = tuple(
             (float(times[i]), current.corpus.scenes[i], float(distances[i]),
