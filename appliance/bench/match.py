@@ -6,12 +6,13 @@ to all 36,000 int8 keyframes, the mapping) for one frame; the budget is 10 ms.
 other processes sharing the cores, unlike the wall-clock figure).
 ``match_embeddings_mb_36k``: memory of those embeddings as the matcher holds
 them (int8 rows + per-row scales + squared norms + the class part: each
-keyframe's 32 top classes and their √posterior); the budget is 80 MB.
+keyframe's 32 top classes and their √posterior + the kind part: its 8 top
+kinds and their √mass); the budget is 80 MB.
 ``match_ms_36k_visual_only``: the same update without the ImageNet classes (the
 reference, measured in the same run; ``match_ms_36k_vs_visual_only`` the ratio).
 ``classes_ms``: of that update, what the ImageNet classes add: the head's
-1000 × 2048 product, the unknown-sight check (known.py) and the class part of
-the distances (classpart.py); ``classes_ms_ratio`` is it over ``match_ms_36k``.
+1000 × 2048 product, the unknown-sight check (known.py) and the class and kind
+parts of the distances (classpart.py); ``classes_ms_ratio`` is it over ``match_ms_36k``.
 Also: the same update for the demo ``world`` corpus (dense float32 path), the
 time to open (load and validate) it, and, unless ``quick``, the time to build
 every demo corpus from scratch.
@@ -102,7 +103,10 @@ def run(quick: bool = False) -> dict[str, object]:
     def class_work() -> None:
         m._last_vector = None  # no cached posterior: the whole per-frame cost
         m.known_confidence(frame)
-        classpart.squared_distances(np.sqrt(m.posterior(frame)), m._class_idx, m._class_sqrt)
+        posterior = m.posterior(frame)
+        classpart.squared_distances(np.sqrt(posterior), m._class_idx, m._class_sqrt)
+        classpart.squared_distances(classpart.frame_kinds(posterior), m._kind_idx,
+                                    m._kind_sqrt)
 
     cls_times = time_it(class_work, repeat)
     out["classes_ms"] = round(1000 * statistics.median(cls_times), 3)
@@ -110,7 +114,7 @@ def run(quick: bool = False) -> dict[str, object]:
     # The reference, side by side: the same update on the visual part alone (no class
     # part, no unknown-sight check), as before the ImageNet classes came in.
     visual = Matcher(corpus)
-    visual._class_weight, visual._head = 0.0, None
+    visual._class_weight, visual._kind_weight, visual._head = 0.0, 0.0, None
     vis_times = time_it(lambda: visual.probabilities(frame), repeat)
     out["match_ms_36k_visual_only"] = round(1000 * statistics.median(vis_times), 2)
     out["match_ms_36k_vs_visual_only"] = round(
@@ -121,7 +125,7 @@ def run(quick: bool = False) -> dict[str, object]:
     pos_times = time_it(lambda: m.positions(fmap, p36), repeat)
     out["match_positions_ms_36k"] = round(1000 * statistics.median(pos_times), 2)
     mb = (m._rows.nbytes + m._scales.nbytes + m._sq.nbytes + m._class_idx.nbytes
-          + m._class_sqrt.nbytes) / 1e6
+          + m._class_sqrt.nbytes + m._kind_idx.nbytes + m._kind_sqrt.nbytes) / 1e6
     out["match_embeddings_mb_36k"] = round(mb, 1)
     say(f"36,000 keyframes: p update {out['match_ms_36k']} ms median "
         f"(p95 {out['match_ms_36k_p95']} ms, CPU {out['match_cpu_ms_36k']} ms; budget 10), "

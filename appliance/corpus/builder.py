@@ -26,7 +26,7 @@ from appliance.corpus import fileformat as ff
 from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
 from appliance.corpus.calibrate import VIDEO_EXCLUDE_S, calibrate
-from appliance.corpus.classpart import CLASS_WEIGHT, keyframe_classes
+from appliance.corpus.classpart import CLASS_WEIGHT, KIND_WEIGHT, keyframe_classes, keyframe_kinds
 from appliance.corpus.features import FeatureSpace
 from appliance.corpus.known import class_support
 from appliance.corpus.loudness import combine, file_loudness, keyframe_loudness
@@ -56,9 +56,10 @@ INTERVAL_RANGE_S = (0.04, 3600.0)
 MAX_KEYFRAMES = 100_000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
-DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT)
+DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT,
+                                kinds=KIND_WEIGHT)
 #: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
 CENTER = False
 #: Photo variants embedded as extra keyframes (augment.py): measured, no clear gain for
@@ -306,8 +307,12 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     head = class_head()
     support = class_support(head, pooled)
     class_idx, class_sqrt = keyframe_classes(head, pooled)
-    classes = (class_idx, class_sqrt, features.classes) if features.classes > 0 else None
-    matching = calibrate(deq, np.asarray(s.group), originals, classes=classes)
+    parts = []
+    if features.classes > 0:
+        parts.append((class_idx, class_sqrt, features.classes))
+    if features.kinds > 0:
+        parts.append((*keyframe_kinds(class_idx, class_sqrt), features.kinds))
+    matching = calibrate(deq, np.asarray(s.group), originals, classes=parts)
     audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
     frames = int(audio.shape[0])
     times = np.asarray(s.times, dtype=np.float64)
@@ -325,7 +330,7 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     ], dtype=np.int32).reshape(-1, 4)
     arrays = {ff.AUDIO: np.ascontiguousarray(audio), ff.EMBEDDINGS: q, ff.SCALES: scales,
               ff.LABELS: labels, ff.CLASSES: support}
-    if classes is not None:
+    if features.classes > 0:
         arrays[ff.CLASS_INDEX] = class_idx
         arrays[ff.CLASS_SQRT] = class_sqrt
     if features.center is not None:

@@ -24,6 +24,8 @@ space); a different model needs them measured again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from appliance.corpus import classpart, known
@@ -34,12 +36,14 @@ DEFAULT_TAU = 0.021
 D_NEAR = 0.86
 D_FAR = 0.95
 #: The same percentiles in the joint space (visual part + class part at
-#: classpart.CLASS_WEIGHT, CLASS_TOP classes), measured on ``world`` (57 photos).
-D_NEAR_JOINT = 1.05
-D_FAR_JOINT = 1.15
+#: classpart.CLASS_WEIGHT, CLASS_TOP classes + kind part at KIND_WEIGHT), measured on
+#: ``world`` (74 photos; 1.00 and 1.135 without the kind part).
+D_NEAR_JOINT = 1.02
+D_FAR_JOINT = 1.21
 MIN_PROBES = 16
 SAMPLE = 512
-#: A corpus' class part: (index int16 (K, T), √posterior float16 (K, T), weight).
+#: One stored part of a corpus' matching space (classpart.py): (index int16 (K, T),
+#: √mass × 255 uint8 (K, T), weight): the class part, the kind part.
 ClassPart = tuple[np.ndarray, np.ndarray, float]
 #: Video keyframes closer than this (s) count as views of one moment, not as other places.
 VIDEO_EXCLUDE_S = 10.0
@@ -54,21 +58,20 @@ def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def nearest_other(vectors: np.ndarray, groups: np.ndarray, originals: np.ndarray,
-                  classes: ClassPart | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  classes: Sequence[ClassPart] = ()) -> tuple[np.ndarray, np.ndarray]:
     """For up to ``SAMPLE`` probe keyframes (``originals``), the distance to the nearest
     keyframe of another group, and the spread (median distance − that nearest).
 
     ``groups`` (K,) int: keyframes in one group are views of one photo (or one
     moment of video) and never stand in for one another. ``classes``: the
-    keyframes' class part (index, √posterior, weight; classpart.py), added to
-    the distances as the matcher does.
+    keyframes' stored parts (the class part and the kind part: index, √mass,
+    weight; classpart.py), added to the distances as the matcher does.
     """
     probes = np.flatnonzero(originals)
     if len(probes) > SAMPLE:
         probes = probes[np.linspace(0, len(probes) - 1, SAMPLE).round().astype(int)]
     d2 = squared_distances(vectors[probes], vectors)
-    if classes is not None:
-        idx, sq, weight = classes
+    for idx, sq, weight in classes:
         d2 += weight**2 * classpart.pairwise_squared(idx[probes], sq[probes], idx, sq)
     d = np.sqrt(d2)
     d[groups[probes][:, None] == groups[None, :]] = np.nan
@@ -82,11 +85,12 @@ def nearest_other(vectors: np.ndarray, groups: np.ndarray, originals: np.ndarray
 def calibrate(vectors: np.ndarray, groups: np.ndarray, originals: np.ndarray,
               floor: float = DEFAULT_FLOOR, tau_fraction: float = TAU_FRACTION,
               confidence: bool = True, d_near: float | None = None,
-              d_far: float | None = None, classes: ClassPart | None = None) -> MappingParams:
+              d_far: float | None = None,
+              classes: Sequence[ClassPart] = ()) -> MappingParams:
     """MappingParams for a corpus' keyframe ``vectors`` (K, D) in the matching space (and
     their class part, when the space has one)."""
     if d_near is None or d_far is None:
-        d_near, d_far = (D_NEAR, D_FAR) if classes is None else (D_NEAR_JOINT, D_FAR_JOINT)
+        d_near, d_far = (D_NEAR_JOINT, D_FAR_JOINT) if classes else (D_NEAR, D_FAR)
     _nearest, spread = nearest_other(vectors, groups, originals, classes)
     tau = DEFAULT_TAU
     if len(np.unique(groups[originals])) >= MIN_PROBES and len(spread):

@@ -43,6 +43,9 @@ class FeatureSpace:
     center: np.ndarray | None = field(default=None, compare=False, repr=False)
     #: Weight of the class part (classpart.py) appended to the visual vector; 0: none.
     classes: float = 0.0
+    #: Weight of the kind part (classpart.py: the class posterior summed per coarse kind);
+    #: 0: none. Only with a class part.
+    kinds: float = 0.0
 
     @property
     def needs_feature_map(self) -> bool:
@@ -51,12 +54,15 @@ class FeatureSpace:
     def describe(self) -> dict[str, object]:
         """The JSON-able description stored in a corpus manifest."""
         return {"pooling": self.pooling, "power": self.power, "l2": self.l2,
-                "center": self.center is not None, "classes": self.classes}
+                "center": self.center is not None, "classes": self.classes,
+                "kinds": self.kinds}
 
     @classmethod
     def from_description(cls, desc: object, center: np.ndarray | None, where: str) -> FeatureSpace:
         """Rebuild from :meth:`describe` (checked: a bad value raises CorpusError)."""
-        keys = {"pooling", "power", "l2", "center", "classes"}
+        keys = {"pooling", "power", "l2", "center", "classes", "kinds"}
+        if isinstance(desc, dict) and "kinds" not in desc:
+            desc = {**desc, "kinds": 0.0}  # builder 3: no kind part; its calibration agrees
         if not isinstance(desc, dict) or set(desc) != keys:
             raise CorpusError(f"{where}: 'features' must have {', '.join(sorted(keys))}")
         pooling, power, l2, has_center = desc["pooling"], desc["power"], desc["l2"], desc["center"]
@@ -64,6 +70,11 @@ class FeatureSpace:
         if isinstance(classes, bool) or not isinstance(classes, int | float) \
                 or not 0 <= classes <= 10:
             raise CorpusError(f"{where}: feature 'classes' must be a weight in [0, 10]")
+        kinds = desc["kinds"]
+        if isinstance(kinds, bool) or not isinstance(kinds, int | float) \
+                or not 0 <= kinds <= 10 or (kinds > 0 and classes == 0):
+            raise CorpusError(f"{where}: feature 'kinds' must be a weight in [0, 10], "
+                              "and 0 without a class part")
         if pooling not in POOLINGS:
             raise CorpusError(f"{where}: unknown pooling {pooling!r}")
         if isinstance(power, bool) or not isinstance(power, int | float) or not 0 < power <= 1:
@@ -72,10 +83,10 @@ class FeatureSpace:
             raise CorpusError(f"{where}: 'l2' and 'center' must be true or false")
         if has_center != (center is not None):
             raise CorpusError(f"{where}: the feature mean file is missing or unexpected")
-        return cls(pooling, float(power), l2, center, float(classes))
+        return cls(pooling, float(power), l2, center, float(classes), float(kinds))
 
     def with_center(self, center: np.ndarray | None) -> FeatureSpace:
-        return FeatureSpace(self.pooling, self.power, self.l2, center, self.classes)
+        return FeatureSpace(self.pooling, self.power, self.l2, center, self.classes, self.kinds)
 
     def pool(self, vector: np.ndarray, feature_map: np.ndarray | None) -> np.ndarray:
         """Step 1 only: (D,) float32 from the pooled vector or the (H, W, D) map."""

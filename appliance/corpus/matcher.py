@@ -63,6 +63,11 @@ class Matcher:
         self._class_weight = self.features.classes if corpus.class_index is not None else 0.0
         self._class_idx = corpus.class_index
         self._class_sqrt = corpus.class_sqrt
+        self._kind_weight = self.features.kinds if self._class_weight > 0 else 0.0
+        if self._kind_weight > 0:
+            # Derived from the stored classes once (K × KIND_TOP bytes twice).
+            self._kind_idx, self._kind_sqrt = classpart.keyframe_kinds(self._class_idx,
+                                                                        self._class_sqrt)
         self._head = None
         if (self.params.uses_known and self._support is not None) or self._class_weight > 0:
             from appliance.vision.classes import class_head
@@ -97,9 +102,13 @@ class Matcher:
             dots = int8_dot(self._rows, v, self._dot).astype(np.float64) * self._scales
         d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
         if self._class_weight > 0:
-            frame_sqrt = np.sqrt(self.posterior(x)).astype(np.float32)
+            posterior = self.posterior(x)
+            frame_sqrt = np.sqrt(posterior).astype(np.float32)
             d2 = d2 + self._class_weight**2 * classpart.squared_distances(
                 frame_sqrt, self._class_idx, self._class_sqrt)
+            if self._kind_weight > 0:
+                d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
+                    classpart.frame_kinds(posterior), self._kind_idx, self._kind_sqrt)
         return np.sqrt(np.maximum(d2, 0.0))
 
     def posterior(self, x) -> np.ndarray:
