@@ -196,6 +196,16 @@ def corpus_mutations(corpus: Path, rng: random.Random, n_random: int) -> Iterato
     for value in (3e38, np.inf, np.nan, 0.0, -1.0, 1e-38, 1e6):
         yield f"scales all {value} (checksum fixed)", lambda d, v=value: _with_crc(
             d, "scales.npy", np.full_like(scales, v))
+    if (corpus / "scene_axes.npy").is_file():
+        axes = np.load(corpus / "scene_axes.npy")
+        centres = np.load(corpus / "scene_centres.npy")
+        for value in (3e38, np.inf, np.nan, 1e6):
+            yield f"scene axes all {value} (checksum fixed)", lambda d, v=value: _with_crc(
+                d, "scene_axes.npy", np.full_like(axes, v))
+        yield "scene centres for one scene too few (checksum fixed)", lambda d: _with_crc(
+            d, "scene_centres.npy", centres[:-1])
+        yield "scene axes of another width (checksum fixed)", lambda d: _with_crc(
+            d, "scene_axes.npy", np.zeros((axes.shape[0], axes.shape[1] + 1), np.float32))
     emb = np.load(corpus / "embeddings.npy")
     yield "embeddings random (checksum fixed)", lambda d: _with_crc(
         d, "embeddings.npy", np.random.default_rng(1).integers(-128, 127, emb.shape, np.int8))

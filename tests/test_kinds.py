@@ -66,15 +66,19 @@ def test_stored_kinds_agree_with_the_frame_kinds_of_the_stored_classes(head: Cla
         np.testing.assert_allclose(dense, classpart.frame_kinds(stored), atol=0.01)
 
 
-def _without_kinds(src: Path, into: Path) -> Path:
-    """A copy of corpus ``src`` as builder 3 wrote it: no kind part in its space."""
+def _without_kinds(src: Path, into: Path, as_builder_3: bool = False) -> Path:
+    """A copy of corpus ``src`` with no kind part in its space (as builder 3 wrote it: no
+    kind and no scene part)."""
     into.mkdir()
     for f in src.iterdir():
         (into / f.name).symlink_to(f)
     (into / "corpus.json").unlink()
     manifest = json.loads((src / "corpus.json").read_text())
-    manifest["build"]["builder"] = 3
-    del manifest["features"]["kinds"]
+    if as_builder_3:
+        manifest["build"]["builder"] = 3
+        del manifest["features"]["kinds"], manifest["features"]["scenes"]
+    else:
+        manifest["features"]["kinds"] = 0.0
     (into / "corpus.json").write_text(json.dumps(manifest))
     return into
 
@@ -97,14 +101,15 @@ def test_dogs_of_breeds_the_corpus_lacks_call_up_the_dog_segment_more(tmp_path: 
         assert max(new, key=new.__getitem__) == "dog", (photo.name, new)
 
 
-def test_a_corpus_without_the_kind_part_still_plays_as_it_was_built(tmp_path: Path,
+def test_a_corpus_from_builder_3_still_plays_as_it_was_built(tmp_path: Path,
                                                                    embedder,
                                                                    media: Path) -> None:
-    """A corpus from builder 3 has no kind part in its space; it loads and matches on its
-    own space (its calibration was measured there), instead of being refused."""
+    """A corpus from builder 3 has no kind and no scene part in its space; it loads and
+    matches on its own space (its calibration was measured there), instead of being
+    refused: nearer everywhere, since two parts are missing."""
     src = resolve_corpus("night", embedder)
-    corpus = load_corpus(_without_kinds(src, tmp_path / "night"))
-    assert corpus.features.kinds == 0.0
+    corpus = load_corpus(_without_kinds(src, tmp_path / "night", as_builder_3=True))
+    assert corpus.features.kinds == 0.0 and corpus.features.scenes == 0.0
     x = embedder.embed_file(media / "night/owl/owl.jpg")
     d_old = Matcher(corpus).distances(x)
     d_new = Matcher(load_corpus(src)).distances(x)

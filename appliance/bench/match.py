@@ -10,6 +10,8 @@ keyframe's 32 top classes and their √posterior + the kind part: its 8 top
 kinds and their √mass); the budget is 80 MB.
 ``match_ms_36k_visual_only``: the same update without the ImageNet classes (the
 reference, measured in the same run; ``match_ms_36k_vs_visual_only`` the ratio).
+``scene_part_ms_36k``: of that update, the scene part (discriminant.py);
+``scene_fit_s_36k``: fitting it for 36,000 keyframes at build time.
 ``classes_ms``: of that update, what the ImageNet classes add: the head's
 1000 × 2048 product, the unknown-sight check (known.py) and the class and kind
 parts of the distances (classpart.py); ``classes_ms_ratio`` is it over ``match_ms_36k``.
@@ -61,6 +63,10 @@ def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
         np.int16)
     sq = rng.dirichlet(np.full(CLASS_TOP, 0.3), k)
     sq = np.rint(np.sqrt(sq) * 255).astype(np.uint8)
+    # The scene part (discriminant.py): one axis fewer than the scenes, as a fit gives.
+    names = list(dict.fromkeys(scenes))
+    axes = rng.normal(0, 1, (dim, max(1, len(names) - 1))).astype(np.float32)
+    centres = rng.normal(0, 1, (len(names), axes.shape[1])).astype(np.float32)
     return Corpus(
         path=Path("synthetic"), name="synthetic", spoken_name="synthetic", description="",
         sample_rate=48000, channels=1, duration_s=float(k),
@@ -73,7 +79,7 @@ def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
         variants=[""] * k, scene_names=list(dict.fromkeys(scenes)), segment_labels=[],
         manifest={"scene_spans": []},
         class_support=rng.uniform(0, 0.2, 1000).astype(np.float32),
-        class_index=idx, class_sqrt=sq,
+        class_index=idx, class_sqrt=sq, scene_axes=axes, scene_centres=centres,
     )
 
 
@@ -115,6 +121,7 @@ def run(quick: bool = False) -> dict[str, object]:
     # part, no unknown-sight check), as before the ImageNet classes came in.
     visual = Matcher(corpus)
     visual._class_weight, visual._kind_weight, visual._head = 0.0, 0.0, None
+    visual._scene_weight = 0.0
     vis_times = time_it(lambda: visual.probabilities(frame), repeat)
     out["match_ms_36k_visual_only"] = round(1000 * statistics.median(vis_times), 2)
     out["match_ms_36k_vs_visual_only"] = round(
@@ -125,14 +132,30 @@ def run(quick: bool = False) -> dict[str, object]:
     pos_times = time_it(lambda: m.positions(fmap, p36), repeat)
     out["match_positions_ms_36k"] = round(1000 * statistics.median(pos_times), 2)
     mb = (m._rows.nbytes + m._scales.nbytes + m._sq.nbytes + m._class_idx.nbytes
-          + m._class_sqrt.nbytes + m._kind_idx.nbytes + m._kind_sqrt.nbytes) / 1e6
+          + m._class_sqrt.nbytes + m._kind_idx.nbytes + m._kind_sqrt.nbytes
+          + m._scene_axes.nbytes + m._scene_centres.nbytes) / 1e6
     out["match_embeddings_mb_36k"] = round(mb, 1)
+    from appliance.corpus import discriminant
+
+    v = m.transform(frame)
+    scene_times = time_it(lambda: discriminant.squared_terms(v, m._scene_axes,
+                                                             m._scene_centres)[m._scene_idx],
+                          repeat)
+    out["scene_part_ms_36k"] = round(1000 * statistics.median(scene_times), 3)
+    if not quick:
+        # Fitting the scene part is build-time work: (36,000 × 2048) scatter + eigenproblem.
+        rows = corpus.embeddings.astype(np.float32) * corpus.scales[:, None]
+        t0 = time.perf_counter()
+        discriminant.fit(rows, m._scene_idx)
+        out["scene_fit_s_36k"] = round(time.perf_counter() - t0, 2)
+        del rows
     say(f"36,000 keyframes: p update {out['match_ms_36k']} ms median "
         f"(p95 {out['match_ms_36k_p95']} ms, CPU {out['match_cpu_ms_36k']} ms; budget 10), "
         f"embeddings {mb:.1f} MB (budget 80), matcher set-up {out['match_setup_ms_36k']} ms, "
         f"left/right places {out['match_positions_ms_36k']} ms, of the update the "
         f"ImageNet classes {out['classes_ms']} ms (without them "
-        f"{out['match_ms_36k_visual_only']} ms) "
+        f"{out['match_ms_36k_visual_only']} ms), the scene part {out['scene_part_ms_36k']} ms "
+        f"(fitting it at build time {out.get('scene_fit_s_36k', '-')} s) "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 
     if DEFAULT_MODEL.is_file():

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from appliance.corpus import discriminant
 from appliance.corpus import fileformat as ff
 from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
@@ -56,10 +57,10 @@ INTERVAL_RANGE_S = (0.04, 3600.0)
 MAX_KEYFRAMES = 100_000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 4
+BUILDER_VERSION = 5
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
 DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT,
-                                kinds=KIND_WEIGHT)
+                                kinds=KIND_WEIGHT, scenes=discriminant.SCENE_WEIGHT)
 #: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
 CENTER = False
 #: Photo variants embedded as extra keyframes (augment.py): measured, no clear gain for
@@ -312,6 +313,7 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         parts.append((class_idx, class_sqrt, features.classes))
     if features.kinds > 0:
         parts.append((*keyframe_kinds(class_idx, class_sqrt), features.kinds))
+    # Calibrated without the scene part: it depends on the corpus (discriminant.py).
     matching = calibrate(deq, np.asarray(s.group), originals, classes=parts)
     audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
     frames = int(audio.shape[0])
@@ -335,6 +337,13 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         arrays[ff.CLASS_SQRT] = class_sqrt
     if features.center is not None:
         arrays[ff.MEAN] = features.center
+    scene_part = None
+    if features.scenes > 0:
+        scene_part = discriminant.fit(deq, labels[:, 0])
+    if scene_part is None:
+        features = features.without_scenes()  # one scene: nothing to tell apart
+    else:
+        arrays[ff.SCENE_AXES], arrays[ff.SCENE_CENTRES] = scene_part
     sums = ff.save_arrays(tmp, arrays)
     announcement = render_announcement(s.spoken_name, tmp)
     manifest = {

@@ -46,6 +46,9 @@ class FeatureSpace:
     #: Weight of the kind part (classpart.py: the class posterior summed per coarse kind);
     #: 0: none. Only with a class part.
     kinds: float = 0.0
+    #: Weight of the scene part (discriminant.py: the corpus' scene-discriminant axes);
+    #: 0: none.
+    scenes: float = 0.0
 
     @property
     def needs_feature_map(self) -> bool:
@@ -55,14 +58,15 @@ class FeatureSpace:
         """The JSON-able description stored in a corpus manifest."""
         return {"pooling": self.pooling, "power": self.power, "l2": self.l2,
                 "center": self.center is not None, "classes": self.classes,
-                "kinds": self.kinds}
+                "kinds": self.kinds, "scenes": self.scenes}
 
     @classmethod
     def from_description(cls, desc: object, center: np.ndarray | None, where: str) -> FeatureSpace:
         """Rebuild from :meth:`describe` (checked: a bad value raises CorpusError)."""
-        keys = {"pooling", "power", "l2", "center", "classes", "kinds"}
-        if isinstance(desc, dict) and "kinds" not in desc:
-            desc = {**desc, "kinds": 0.0}  # builder 3: no kind part; its calibration agrees
+        keys = {"pooling", "power", "l2", "center", "classes", "kinds", "scenes"}
+        if isinstance(desc, dict) and "kinds" not in desc and "scenes" not in desc:
+            # Builder 3: no kind or scene part; its calibration was measured without them.
+            desc = {**desc, "kinds": 0.0, "scenes": 0.0}
         if not isinstance(desc, dict) or set(desc) != keys:
             raise CorpusError(f"{where}: 'features' must have {', '.join(sorted(keys))}")
         pooling, power, l2, has_center = desc["pooling"], desc["power"], desc["l2"], desc["center"]
@@ -75,6 +79,10 @@ class FeatureSpace:
                 or not 0 <= kinds <= 10 or (kinds > 0 and classes == 0):
             raise CorpusError(f"{where}: feature 'kinds' must be a weight in [0, 10], "
                               "and 0 without a class part")
+        scenes = desc["scenes"]
+        if isinstance(scenes, bool) or not isinstance(scenes, int | float) \
+                or not 0 <= scenes <= 10:
+            raise CorpusError(f"{where}: feature 'scenes' must be a weight in [0, 10]")
         if pooling not in POOLINGS:
             raise CorpusError(f"{where}: unknown pooling {pooling!r}")
         if isinstance(power, bool) or not isinstance(power, int | float) or not 0 < power <= 1:
@@ -83,10 +91,16 @@ class FeatureSpace:
             raise CorpusError(f"{where}: 'l2' and 'center' must be true or false")
         if has_center != (center is not None):
             raise CorpusError(f"{where}: the feature mean file is missing or unexpected")
-        return cls(pooling, float(power), l2, center, float(classes), float(kinds))
+        return cls(pooling, float(power), l2, center, float(classes), float(kinds),
+                   float(scenes))
+
+    def without_scenes(self) -> FeatureSpace:
+        return FeatureSpace(self.pooling, self.power, self.l2, self.center, self.classes,
+                            self.kinds, 0.0)
 
     def with_center(self, center: np.ndarray | None) -> FeatureSpace:
-        return FeatureSpace(self.pooling, self.power, self.l2, center, self.classes, self.kinds)
+        return FeatureSpace(self.pooling, self.power, self.l2, center, self.classes, self.kinds,
+                            self.scenes)
 
     def pool(self, vector: np.ndarray, feature_map: np.ndarray | None) -> np.ndarray:
         """Step 1 only: (D,) float32 from the pooled vector or the (H, W, D) map."""

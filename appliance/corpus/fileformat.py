@@ -70,6 +70,7 @@ AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN, CLASSES = (
     "audio.npy", "embeddings.npy", "scales.npy", "labels.npy", "feature_mean.npy",
     "class_support.npy")
 CLASS_INDEX, CLASS_SQRT = "class_index.npy", "class_sqrt.npy"
+SCENE_AXES, SCENE_CENTRES = "scene_axes.npy", "scene_centres.npy"
 #: The oldest builder whose corpora this appliance plays: builder 3 added the class
 #: support that tells unknown sights apart; an older corpus would call up its places
 #: for a living room as surely as for a harbour, so it is refused with the rebuild command.
@@ -120,6 +121,9 @@ class Corpus:
     #: The class part of the matching space (classpart.py): int16 and uint8 (K, T).
     class_index: np.ndarray | None = None
     class_sqrt: np.ndarray | None = None
+    #: The scene part (discriminant.py): float32 axes (D, m) and scene centres (S, m).
+    scene_axes: np.ndarray | None = None
+    scene_centres: np.ndarray | None = None
 
     @property
     def num_keyframes(self) -> int:
@@ -220,6 +224,13 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _short(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message names a bad value, it does
+    not reprint a 5,000-digit one."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _expect(cond: bool, path: Path, what: str, fix: str | None = None,
             kind: type[CorpusError] = CorpusDamagedError) -> None:
     if not cond:
@@ -304,15 +315,15 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     m = _read_manifest(path)
     hint = rebuild_hint(path, m.get("source"))
     fmt = m.get("format")
-    _expect(fmt == FORMAT, path, f"format {fmt!r} is not {FORMAT}", fix=f"rebuild with: {hint}",
-            kind=CorpusStaleError)
+    _expect(fmt == FORMAT, path, f"format {_short(fmt)} is not {FORMAT}",
+            fix=f"rebuild with: {hint}", kind=CorpusStaleError)
 
     build = m.get("build")
     builder = build.get("builder") if isinstance(build, dict) else None
     if not (isinstance(builder, int) and not isinstance(builder, bool)
             and builder >= MIN_BUILDER):
         raise CorpusError(
-            f"corpus {path} was built by builder {builder!r}, before the appliance could "
+            f"corpus {path} was built by builder {_short(builder)}, before the appliance could "
             f"tell unknown sights apart (it needs builder {MIN_BUILDER} or later); "
             f"rebuild with: {hint}")
 
@@ -406,6 +417,24 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         _expect(ok, path, f"{CLASS_SQRT} should be uint8 {class_idx.shape}: square roots × 255 "
                 "whose squares sum to 1 per row")
         arrays[CLASS_INDEX], arrays[CLASS_SQRT] = class_idx, class_sqrt
+    axes = centres = None
+    feat_scenes = feat_desc.get("scenes") if isinstance(feat_desc, dict) else None
+    if isinstance(feat_scenes, int | float) and not isinstance(feat_scenes, bool) \
+            and feat_scenes > 0:
+        axes = _load_npy(path, SCENE_AXES)
+        centres = _load_npy(path, SCENE_CENTRES)
+        _expect(axes.dtype == np.float32 and axes.ndim == 2 and axes.shape[0] == dim
+                and 1 <= axes.shape[1] <= 64 and bool(np.all(np.isfinite(axes))), path,
+                f"{SCENE_AXES} should be float32 ({dim}, m), 1 ≤ m ≤ 64, finite")
+        _expect(centres.dtype == np.float32 and centres.ndim == 2
+                and centres.shape[1] == axes.shape[1]
+                and bool(np.all(np.isfinite(centres))), path,
+                f"{SCENE_CENTRES} should be float32 (scenes, {axes.shape[1]}), finite")
+        # A frame's place on the axes is |v| ≤ 1 times their size: bound them, so that no
+        # file can overflow the distances.
+        _expect(float(np.abs(axes).max()) < 1e4 and float(np.abs(centres).max()) < 1e4, path,
+                f"{SCENE_AXES} or {SCENE_CENTRES} holds values out of range")
+        arrays[SCENE_AXES], arrays[SCENE_CENTRES] = axes, centres
     for fname, arr in arrays.items():
         _expect(sums.get(fname) == crc32(arr), path,
                 f"{fname} does not match its checksum (corrupt)", fix=f"rebuild with: {hint}")
@@ -419,6 +448,8 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         lo = -1 if allow_none else 0
         _expect(bool(np.all((labels[:, col] >= lo) & (labels[:, col] < len(names)))), path,
                 f"{LABELS} column {col} indexes outside its name list")
+    _expect(centres is None or len(centres) == len(scene_names), path,
+            f"{SCENE_CENTRES} should have a row for each of the {len(scene_names)} scenes")
     spans = m.get("scene_spans")
     _expect(isinstance(spans, list) and all(
         isinstance(s, list) and len(s) == 3 and s[0] in scene_names
@@ -445,7 +476,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
 
     scene_of = [scene_names[i] for i in labels[:, 0]]
     segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]
-    extra = tuple(a for a in (kf_loud, class_idx, class_sqrt) if a is not None)
+    extra = tuple(a for a in (kf_loud, class_idx, class_sqrt, axes, centres) if a is not None)
     for arr in (emb, scales, labels, times, support, *extra):
         arr.flags.writeable = False
     return Corpus(
@@ -461,7 +492,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         segment_labels=segment_labels,
         source=m.get("source") if isinstance(m.get("source"), dict) else {}, manifest=m,
         keyframe_loudness_lufs=kf_loud, class_support=support, class_index=class_idx,
-        class_sqrt=class_sqrt,
+        class_sqrt=class_sqrt, scene_axes=axes, scene_centres=centres,
     )
 
 

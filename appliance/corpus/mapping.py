@@ -97,20 +97,24 @@ class MappingParams:
 
 
 def probabilities(distances: np.ndarray, uniform: np.ndarray, params: MappingParams,
-                  known_confidence: float = 1.0) -> np.ndarray:
+                  known_confidence: float = 1.0, nearest: float | None = None) -> np.ndarray:
     """p per keyframe (float64, sums to 1) from distances (K,) and the time prior ``uniform``.
 
     ``known_confidence`` (0 … 1, known.py): how surely the frame shows a kind of
     place the corpus has pictures of; it scales the distance confidence.
+    ``nearest``: the nearest distance the distance confidence reads (default: the
+    smallest of ``distances``); the matcher passes it in the fixed, corpus-independent
+    part of the space where ``d_near``/``d_far`` were measured (discriminant.py).
     """
     d = np.asarray(distances, dtype=np.float64)
     d_min = float(d.min())
+    d_conf = d_min if nearest is None else float(nearest)
     s = uniform * np.exp(-(d - d_min) / params.tau)
     s /= s.sum()
     if math.isinf(params.d_far):
         c = 1.0
     else:
-        c = min(1.0, max(0.0, (params.d_far - d_min) / (params.d_far - params.d_near)))
+        c = min(1.0, max(0.0, (params.d_far - d_conf) / (params.d_far - params.d_near)))
     c *= min(1.0, max(0.0, float(known_confidence)))
     p = (1.0 - params.floor) * (c * s + (1.0 - c) * uniform) + params.floor * uniform
     p /= p.sum()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.corpus import classpart, known
+from appliance.corpus import classpart, discriminant, known
 from appliance.corpus.fileformat import Corpus
 from appliance.corpus.mapping import probabilities as map_probabilities
 
@@ -68,6 +68,12 @@ class Matcher:
             # Derived from the stored classes once (K × KIND_TOP bytes twice).
             self._kind_idx, self._kind_sqrt = classpart.keyframe_kinds(self._class_idx,
                                                                         self._class_sqrt)
+        self._scene_weight = self.features.scenes if corpus.scene_axes is not None else 0.0
+        self._scene_axes, self._scene_centres = corpus.scene_axes, corpus.scene_centres
+        # The last distances() result and its nearest distance without the scene part (the
+        # distance confidence reads that one: probabilities_from_distances).
+        self._last_d: np.ndarray | None = None
+        self._last_nearest = 0.0
         self._head = None
         if (self.params.uses_known and self._support is not None) or self._class_weight > 0:
             from appliance.vision.classes import class_head
@@ -109,7 +115,18 @@ class Matcher:
             if self._kind_weight > 0:
                 d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
                     classpart.frame_kinds(posterior), self._kind_idx, self._kind_sqrt)
-        return np.sqrt(np.maximum(d2, 0.0))
+        d2 = np.maximum(d2, 0.0)
+        nearest = float(np.sqrt(d2.min()))
+        if self._scene_weight > 0:
+            terms = discriminant.squared_terms(v, self._scene_axes, self._scene_centres)
+            d2 = d2 + self._scene_weight**2 * terms[self._scene_idx]
+        d = np.sqrt(d2)
+        self._last_d, self._last_nearest = d, nearest
+        return d
+
+    def _nearest(self, d: np.ndarray) -> float | None:
+        """The nearest distance without the scene part, for distances from distances()."""
+        return self._last_nearest if d is self._last_d else None
 
     def posterior(self, x) -> np.ndarray:
         """The frame's ImageNet class posterior (float64 (1000,)); computed once per frame."""
@@ -137,14 +154,16 @@ class Matcher:
 
     def probabilities(self, x) -> np.ndarray:
         """p per keyframe (float64 (K,), sums to 1) for a frame; see mapping.py for the map."""
-        return map_probabilities(self.distances(x), self._uniform, self.params,
-                                 self.known_confidence(x))
+        d = self.distances(x)
+        return map_probabilities(d, self._uniform, self.params, self.known_confidence(x),
+                                 self._nearest(d))
 
     def probabilities_from_distances(self, d: np.ndarray,
                                      known_confidence: float) -> np.ndarray:
         """p per keyframe from distances already computed with :meth:`distances` and the
         frame's :meth:`known_confidence` (required: leaving it out would trust every sight)."""
-        return map_probabilities(d, self._uniform, self.params, known_confidence)
+        return map_probabilities(d, self._uniform, self.params, known_confidence,
+                                 self._nearest(d))
 
     def positions(self, feature_map: np.ndarray, p: np.ndarray) -> np.ndarray:
         """Left-right place (−1 left … +1 right, float64 (K,)) in the frame of each of the

@@ -1,0 +1,100 @@
+"""The scene part of the matching space: what the corpus' own scenes say tells them apart.
+
+The network's features were learned for ImageNet's objects, not for a
+corpus' places: to them a waterfall, a stream and wet rocks in a forest look
+much alike, whatever the corpus' photos of each say. The corpus knows more:
+its keyframes come labelled with their scenes. At build time a **linear
+discriminant** (Fisher's, with shrinkage) of the keyframes' visual vectors
+(features.py) by scene gives a few axes (at most one fewer than the scenes)
+along which the scenes differ most relative to how much each varies within
+itself; the (shrunk) within-scene spread is 1 along every axis.
+
+Each keyframe's vector in the matching space then gets a fourth part,
+``w_s · A·μ_scene``: the centre of its scene on those axes (the same for
+every keyframe of a scene). A frame gets ``w_s · A·v``. The distance stays
+euclidean in the joint space::
+
+    d² = d_visual² + d_class² + d_kind² + w_s² · |A·v − A·μ_scene(k)|²
+
+so within a frame p stays monotone in d; within a scene the new term is the
+same for every keyframe (the choice among a scene's keyframes, and so among
+its segments, is left to the other parts), while a frame that lies on the
+waterfall side of the axes pulls towards every waterfall keyframe.
+
+The fixed-space calibration (calibrate.py: τ, the unknown-sight distances)
+is measured without this part, which depends on the corpus; the matcher
+uses the nearest distance *without* it for the unknown-sight confidence.
+
+Fitting costs one (D × D) eigenproblem (or (K × K) for fewer keyframes than
+dimensions) at build time; per frame one (D × m) product and O(K).
+Constants measured on the development set (corpora/README.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Weight w_s of the scene part (measured: corpora/README.md).
+SCENE_WEIGHT = 0.2
+#: Shrinkage of the within-scene scatter towards its mean variance (0: plain Fisher LDA,
+#: which overfits a corpus of a few dozen photos; large: the axes tend to the directions
+#: between the scene centres).
+SHRINKAGE = 0.3
+#: At most this many axes (a corpus of many videos has many scenes).
+MAX_AXES = 64
+_CHUNK = 4096
+
+
+def fit(vectors: np.ndarray, scenes: np.ndarray,
+        shrinkage: float = SHRINKAGE) -> tuple[np.ndarray, np.ndarray] | None:
+    """Axes (float32 (D, m)) and scene centres on them (float32 (S, m), S = scenes.max() + 1)
+    for visual vectors (K, D) labelled with scene numbers (K,); None when fewer than two
+    scenes have keyframes (nothing to tell apart)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    labels = np.asarray(scenes, dtype=np.int64)
+    n_scenes = int(labels.max()) + 1 if len(labels) else 0
+    counts = np.bincount(labels, minlength=n_scenes)
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        return None
+    mean = x.mean(axis=0)
+    if len(x) < x.shape[1]:
+        # Fewer keyframes than dimensions: work in the span of the centred keyframes.
+        _, sv, vt = np.linalg.svd(x - mean, full_matrices=False)
+        basis = vt[sv > 1e-9 * sv[0]].T  # (D, r)
+    else:
+        basis = None
+    z = (x - mean) if basis is None else (x - mean) @ basis
+    dim = z.shape[1]
+    centres = np.zeros((n_scenes, dim))
+    np.add.at(centres, labels, z)
+    centres[present] /= counts[present, None]
+    between = (centres[present].T * counts[present]) @ centres[present] / len(z)
+    within = np.zeros((dim, dim))
+    for start in range(0, len(z), _CHUNK):  # bounded memory for long video corpora
+        part = z[start : start + _CHUNK] - centres[labels[start : start + _CHUNK]]
+        within += part.T @ part
+    within /= len(z)
+    within += shrinkage * max(float(np.trace(within)) / dim, 1e-12) * np.eye(dim)
+    # Generalised eigenproblem between·w = λ·within·w via the Cholesky factor of within.
+    chol = np.linalg.cholesky(within)
+    inv = np.linalg.inv(chol)
+    values, vecs = np.linalg.eigh(inv @ between @ inv.T)
+    order = np.argsort(values)[::-1][: min(len(present) - 1, MAX_AXES, dim)]
+    order = order[values[order] > 1e-9]
+    if len(order) == 0:
+        return None
+    axes = inv.T @ vecs[:, order]  # shrunk within-scene spread 1 along each axis
+    if basis is not None:
+        axes = basis @ axes
+    scene_centres = np.zeros((n_scenes, axes.shape[1]))
+    np.add.at(scene_centres, labels, x @ axes)
+    scene_centres[present] /= counts[present, None]
+    return axes.astype(np.float32), scene_centres.astype(np.float32)
+
+
+def squared_terms(frame_visual: np.ndarray, axes: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """``|A·v − A·μ_s|²`` (float64 (S,)) for one frame's visual vector (D,)."""
+    z = np.asarray(frame_visual, dtype=np.float32) @ axes
+    diff = centres.astype(np.float64) - z.astype(np.float64)
+    return np.einsum("sm,sm->s", diff, diff)

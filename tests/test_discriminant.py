@@ -1,0 +1,141 @@
+"""The scene part of the matching space: the corpus' own scene labels, used honestly.
+
+It may move a frame towards a scene, never reorder the keyframes of one
+scene, and never make an unknown sight sound sure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.bench.devset import read_dev_set
+from appliance.corpus import Matcher, discriminant, load_corpus, resolve_corpus
+from appliance.errors import CorpusError
+from appliance.vision.images import load_rgb
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_the_axis_between_two_scenes_is_the_direction_that_tells_them_apart() -> None:
+    """Two scenes that differ along one direction and vary widely along others: the one
+    axis finds that direction, not the directions of large within-scene spread."""
+    rng = np.random.default_rng(4)
+    dim, n = 64, 40
+    apart = np.zeros(dim)
+    apart[0] = 1.0
+    noise = rng.normal(0, 1, (2 * n, dim)) * np.r_[0.05, np.full(dim - 1, 0.3)]
+    x = noise + np.r_[np.zeros(n), np.ones(n)][:, None] * apart * 0.5
+    labels = np.r_[np.zeros(n, int), np.ones(n, int)]
+    fitted = discriminant.fit(x.astype(np.float32), labels)
+    assert fitted is not None
+    axes, centres = fitted
+    assert axes.shape == (dim, 1) and centres.shape == (2, 1)
+    direction = _unit(axes[:, 0])
+    assert abs(direction[0]) > 0.8, direction[:4]  # a random direction: about 0.12
+    # At most 1 within a scene along the axis (1 under the shrunk scatter), and the two
+    # scenes lie many such spreads apart.
+    z = x @ axes
+    spread = float(np.std(z[:n]))
+    assert 0 < spread <= 1.05
+    assert abs(float(centres[1, 0] - centres[0, 0])) > 4 * spread
+
+
+def test_one_scene_has_nothing_to_tell_apart() -> None:
+    x = np.random.default_rng(1).normal(size=(10, 8)).astype(np.float32)
+    assert discriminant.fit(x, np.zeros(10, int)) is None
+
+
+def test_a_corpus_of_one_scene_is_built_without_a_scene_part(tmp_path: Path, embedder,
+                                                           media: Path) -> None:
+    import shutil
+
+    from appliance.corpus.builder import build_corpus
+
+    manifest = tmp_path / "one.toml"
+    (tmp_path / "m" / "harbour").mkdir(parents=True)
+    for name in ("harbour_gulls_water.ogg", "harbour_city_quay.jpg",
+                 "harbour_boats_evening.jpg"):
+        shutil.copy(media / "harbour" / name, tmp_path / "m" / "harbour" / name)
+    manifest.write_text('[[scene]]\nname = "harbour"\n'
+                        'audio = ["m/harbour/harbour_gulls_water.ogg"]\n'
+                        'photos = ["m/harbour/harbour_city_quay.jpg", '
+                        '"m/harbour/harbour_boats_evening.jpg"]\n')
+    out = tmp_path / "one"
+    build_corpus(manifest, out, embedder)
+    corpus = load_corpus(out)
+    assert corpus.features.scenes == 0.0 and corpus.scene_axes is None
+    assert not (out / "scene_axes.npy").exists()
+
+
+def _copy_with(src: Path, into: Path, **features: float) -> Path:
+    into.mkdir()
+    for f in src.iterdir():
+        (into / f.name).symlink_to(f)
+    (into / "corpus.json").unlink()
+    manifest = json.loads((src / "corpus.json").read_text())
+    manifest["features"].update(features)
+    (into / "corpus.json").write_text(json.dumps(manifest))
+    return into
+
+
+@pytest.fixture(scope="module")
+def world_pair(embedder, tmp_path_factory) -> tuple[Matcher, Matcher]:
+    src = resolve_corpus("world", embedder)
+    plain = _copy_with(src, tmp_path_factory.mktemp("plain") / "world", scenes=0.0)
+    return Matcher(load_corpus(src)), Matcher(load_corpus(plain))
+
+
+def test_within_a_scene_the_keyframes_keep_their_order(world_pair, embedder) -> None:
+    """The scene part adds one term per scene: which keyframe of a scene is nearest (and
+    so which of its segments, and what plays within it) is the other parts' choice."""
+    with_part, plain = world_pair
+    scenes = np.asarray(with_part.corpus.scenes)
+    for photo in read_dev_set()[::7]:
+        x = embedder.embed(load_rgb(photo.path))
+        d_new, d_old = with_part.distances(x), plain.distances(x)
+        for scene in set(scenes):
+            inside = scenes == scene
+            assert np.all(d_new[inside] >= d_old[inside] - 1e-9)
+            np.testing.assert_array_equal(np.argsort(d_new[inside], kind="stable"),
+                                          np.argsort(d_old[inside], kind="stable"))
+            spread = d_new[inside] ** 2 - d_old[inside] ** 2
+            np.testing.assert_allclose(spread, spread[0], atol=1e-6)
+
+
+def test_an_unknown_sight_stays_somewhere_with_the_scene_part(world_pair, embedder) -> None:
+    """The unknown-sight confidence reads the fixed part of the space: the none photos
+    that sound like "somewhere" without the scene part still do."""
+    with_part, plain = world_pair
+    u = with_part.uniform()
+    for photo in [p for p in read_dev_set() if p.scene == "none"]:
+        x = embedder.embed(load_rgb(photo.path))
+        tv_old = 0.5 * float(np.abs(plain.probabilities(x) - u).sum())
+        if tv_old < 0.02:
+            tv_new = 0.5 * float(np.abs(with_part.probabilities(x) - u).sum())
+            assert tv_new < 0.02, (photo.path.name, tv_old, tv_new)
+
+
+def test_damaged_scene_axes_are_refused_naming_the_file(tmp_path: Path, embedder) -> None:
+    from appliance.corpus.fileformat import crc32
+
+    src = resolve_corpus("woods_and_water", embedder)  # four scenes: three axes
+    bad = tmp_path / "woods_and_water"
+    bad.mkdir()
+    for f in src.iterdir():
+        (bad / f.name).symlink_to(f)
+    axes = np.load(src / "scene_axes.npy")
+    axes[0, 0] = np.nan
+    (bad / "scene_axes.npy").unlink()
+    np.save(bad / "scene_axes.npy", axes)
+    manifest = json.loads((src / "corpus.json").read_text())
+    manifest["crc32"]["scene_axes.npy"] = crc32(axes)
+    (bad / "corpus.json").unlink()
+    (bad / "corpus.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorpusError, match=r"scene_axes\.npy"):
+        load_corpus(bad)
