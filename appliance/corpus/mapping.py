@@ -5,7 +5,7 @@ keyframes, with ``u_k = span_k / duration`` (the share of the timeline that
 keyframe k covers; ``u`` is the corpus' uniform-in-time distribution)::
 
     s_k = u_k · exp(−(d_k − d_min) / τ)  /  Σ_j u_j · exp(−(d_j − d_min) / τ)
-    c   = clip((d_far − d_min) / (d_far − d_near), 0, 1) · c_known    (confidence)
+    c   = clip((d_far − d⁰_min) / (d_far − d_near), 0, 1) · c_known   (confidence)
     p_k = (1 − ε) · (c · s_k + (1 − c) · u_k) + ε · u_k
 
 - **Monotone**: within a frame, a smaller distance never gets a smaller
@@ -26,6 +26,9 @@ keyframe k covers; ``u`` is the corpus' uniform-in-time distribution)::
   network's own ImageNet classes) does the same for a sight whose *kind*
   none of the corpus' pictures shows (a couch, a cup), however near its
   nearest keyframe: one factor per frame, so monotonicity holds.
+- ``d⁰_min`` is the nearest distance in the fixed part of the space (without
+  the corpus' own scene part, discriminant.py), where ``d_near``/``d_far``
+  were measured; the matcher passes it as ``nearest``.
 - **Floor** ``ε`` (1 %): no part of the corpus ever becomes impossible.
 
 p is a probability **per keyframe** (what the synthesizer samples: a
