@@ -247,6 +247,55 @@ def configs() -> list[Config]:
     ]
 
 
+def ideas(model: Path) -> int:
+    """The development-set rows of corpora/README.md's table for the matching space's
+    parts: ``world`` built (as the builder does, into a temporary folder) once per
+    configuration and matched against every development photo."""
+    import tempfile
+    from dataclasses import replace
+
+    from appliance.bench import devset
+    from appliance.corpus import Matcher, discriminant
+    from appliance.corpus.builder import DEFAULT_FEATURES, build_corpus
+
+    embedder = Embedder(model, num_threads=2)
+    photos = devset.read_dev_set()
+    base = DEFAULT_FEATURES
+    rows = [
+        ("class part only (as before the kind and scene parts)",
+         replace(base, kinds=0.0, scenes=0.0), None),
+        ("+ kind part, weight 0.5", replace(base, scenes=0.0), None),
+        ("+ scene part, weight 0.2, shrinkage 0.3 (chosen)", base, None),
+        ("[scene part weight 0.1]", replace(base, scenes=0.1), None),
+        ("[scene part weight 0.3]", replace(base, scenes=0.3), None),
+        ("[scene part shrinkage 1.0]", base, 1.0),
+        ("[scene part shrinkage 0.1]", base, 0.1),
+        ("[kind part weight 0.3]", replace(base, kinds=0.3), None),
+        ("[kind part weight 0.7]", replace(base, kinds=0.7), None),
+    ]
+    embed_cache: dict = {}
+    audio_cache: dict = {}
+    print("| configuration | right | mass | segment | none max | none median | K |")
+    print("|---|---|---|---|---|---|---|")
+    default_shrinkage = discriminant.SHRINKAGE
+    for label, features, shrinkage in rows:
+        discriminant.SHRINKAGE = default_shrinkage if shrinkage is None else shrinkage
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                corpus = build_corpus(CORPORA_DIR / "world.toml", Path(tmp) / "world",
+                                      embedder, features=features, embed_cache=embed_cache,
+                                      audio_cache=audio_cache)
+                results = devset.evaluate(Matcher(corpus), embedder, photos)
+        finally:
+            discriminant.SHRINKAGE = default_shrinkage
+        f = devset.figures(results)
+        none = sorted(max(r.scenes.values()) for r in results if r.photo.scene == "none")
+        print(f"| {label} | {f['dev_right_scene']:.1%} | {f['dev_mean_mass']:.1%} | "
+              f"{f['dev_segment']:.1%} | {f['dev_none_max']:.1%} | "
+              f"{float(np.median(none)):.1%} | {corpus.num_keyframes} |", flush=True)
+    return 0
+
+
 def measure_dev(model: Path) -> int:
     from appliance.bench import devset
     from appliance.corpus import Matcher, ensure_demo_corpora, load_corpus
@@ -273,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tau-sweep", action="store_true", help="also sweep TAU_FRACTION")
     ap.add_argument("--dev", action="store_true",
                     help="measure on the development set (corpora/dev) instead")
+    ap.add_argument("--ideas", action="store_true",
+                    help="with --dev: the table rows for the parts of the matching space")
     args = ap.parse_args(argv)
     if args.dev:
-        return measure_dev(args.model)
+        return ideas(args.model) if args.ideas else measure_dev(args.model)
 
     t0 = time.perf_counter()
     manifest = read_scene_manifest(args.manifest)

@@ -46,10 +46,11 @@ _CHUNK = 4096
 
 
 def fit(vectors: np.ndarray, scenes: np.ndarray,
-        shrinkage: float = SHRINKAGE) -> tuple[np.ndarray, np.ndarray] | None:
+        shrinkage: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Axes (float32 (D, m)) and scene centres on them (float32 (S, m), S = scenes.max() + 1)
     for visual vectors (K, D) labelled with scene numbers (K,); None when fewer than two
     scenes have keyframes (nothing to tell apart)."""
+    shrinkage = SHRINKAGE if shrinkage is None else shrinkage
     x = np.asarray(vectors, dtype=np.float64)
     labels = np.asarray(scenes, dtype=np.int64)
     n_scenes = int(labels.max()) + 1 if len(labels) else 0
