@@ -51,6 +51,13 @@ def test_one_scene_has_nothing_to_tell_apart() -> None:
     assert discriminant.fit(x, np.zeros(10, int)) is None
 
 
+def test_scenes_of_one_photo_each_give_no_scene_part() -> None:
+    """Nothing says how much a scene varies: no axes (they would be arbitrarily long)."""
+    x = np.random.default_rng(2).normal(size=(5, 16)).astype(np.float32)
+    assert discriminant.fit(x, np.arange(5)) is None
+    assert discriminant.fit(np.repeat(x, 3, axis=0), np.repeat(np.arange(5), 3)) is None
+
+
 def test_a_corpus_of_one_scene_is_built_without_a_scene_part(tmp_path: Path, embedder,
                                                            media: Path) -> None:
     import shutil

@@ -49,7 +49,7 @@ def fit(vectors: np.ndarray, scenes: np.ndarray,
         shrinkage: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Axes (float32 (D, m)) and scene centres on them (float32 (S, m), S = scenes.max() + 1)
     for visual vectors (K, D) labelled with scene numbers (K,); None when fewer than two
-    scenes have keyframes (nothing to tell apart)."""
+    scenes have keyframes (nothing to tell apart) or no scene has two different ones."""
     shrinkage = SHRINKAGE if shrinkage is None else shrinkage
     x = np.asarray(vectors, dtype=np.float64)
     labels = np.asarray(scenes, dtype=np.int64)
@@ -76,6 +76,8 @@ def fit(vectors: np.ndarray, scenes: np.ndarray,
         part = z[start : start + _CHUNK] - centres[labels[start : start + _CHUNK]]
         within += part.T @ part
     within /= len(z)
+    if float(np.trace(within)) <= 1e-9 * max(float(np.sum(z * z)) / len(z), 1e-30):
+        return None  # every scene one view: nothing says how much a scene varies
     within += shrinkage * max(float(np.trace(within)) / dim, 1e-12) * np.eye(dim)
     # Generalised eigenproblem between·w = λ·within·w via the Cholesky factor of within.
     chol = np.linalg.cholesky(within)

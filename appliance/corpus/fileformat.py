@@ -432,7 +432,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
                 f"{SCENE_CENTRES} should be float32 (scenes, {axes.shape[1]}), finite")
         # A frame's place on the axes is |v| ≤ 1 times their size: bound them, so that no
         # file can overflow the distances.
-        _expect(float(np.abs(axes).max()) < 1e4 and float(np.abs(centres).max()) < 1e4, path,
+        _expect(float(np.abs(axes).max()) < 1e6 and float(np.abs(centres).max()) < 1e6, path,
                 f"{SCENE_AXES} or {SCENE_CENTRES} holds values out of range")
         arrays[SCENE_AXES], arrays[SCENE_CENTRES] = axes, centres
     for fname, arr in arrays.items():
