@@ -37,7 +37,7 @@ def test_demo_renders_a_soundscape_of_every_view(
     # New views, none of them a keyframe, then a place of no known kind, then the cow
     # beside the waterfall.
     scenes = ("harbour (victoria harbour), farm (rice paddies), night (dusk field trees), "
-              "rain (showers over mountains), somewhere (kitchen), then a cow on the left")
+              "forest (snowy mountain slope mist), somewhere (kitchen), then a cow on the left")
     assert scenes in said
     audio, rate = sf.read(wav, dtype="float32")
     assert rate == RATE and audio.shape == (24 * RATE, 2)
