@@ -575,18 +575,15 @@ def run(seed: int, n_random: int, work: Path, *, kinds: tuple[str, ...] = (
                 print(f"mutation {label!r} could not be applied: {exc!r}", file=sys.stderr)
                 continue
             count("corpus", label, corpus_plays(case, embedding))
-    if "config" in kinds:
-        for label, data in config_texts(rng, n_random):
-            path = work / "config.toml"
+    for kind, texts, name, plays in (("config", config_texts, "config.toml", config_plays),
+                                     ("state", state_texts, "state.json", state_plays)):
+        if kind not in kinds:
+            continue
+        path = work / name
+        for label, data in texts(rng, n_random):
             path.unlink(missing_ok=True)
             _write_case(path, data)
-            count("config", label, config_plays(path))
-    if "state" in kinds:
-        for label, data in state_texts(rng, n_random):
-            path = work / "state.json"
-            path.unlink(missing_ok=True)
-            _write_case(path, data)
-            count("state", label, state_plays(path))
+            count(kind, label, plays(path))
     if "image" in kinds:
         matcher = Matcher(load_corpus(corpus))
         for label, path in image_cases(work / "images"):

@@ -7,7 +7,9 @@ test session and shared by the corpus and matching tests.
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,6 +64,22 @@ AUDIO = ["forest/forest_birdsong_countryside.ogg", "rain/rain_steady.ogg", "farm
          "farm/cow/cow_1.ogg", "farm/cow/cow_2.ogg", "harbour/harbour_dock_1.ogg"]
 
 _BUILT: dict[str, Path] = {}
+
+
+def corpus_variant(src: Path, into: Path, edit: Callable[[dict], None] | None = None,
+                   leave_out: tuple[str, ...] = ()) -> Path:
+    """A copy of built corpus ``src`` at ``into``: its files linked, not copied (save
+    ``leave_out``), and its manifest rewritten after ``edit(manifest)``, so that one
+    field or one file can be changed without touching the cached corpus."""
+    into.mkdir()
+    for f in src.iterdir():
+        if f.name != "corpus.json" and f.name not in leave_out:
+            (into / f.name).symlink_to(f)
+    manifest = json.loads((src / "corpus.json").read_text())
+    if edit is not None:
+        edit(manifest)
+    (into / "corpus.json").write_text(json.dumps(manifest))
+    return into
 
 
 def make_small_source(root: Path, media: Path, manifest: str = SMALL_MANIFEST) -> Path:

@@ -8,11 +8,11 @@ real model and the demo photos.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_corpus_support import corpus_variant
 
 from appliance.corpus import Matcher, classpart, load_corpus, resolve_corpus
 from appliance.vision.classes import ClassHead, class_head
@@ -69,18 +69,14 @@ def test_stored_kinds_agree_with_the_frame_kinds_of_the_stored_classes(head: Cla
 def _without_kinds(src: Path, into: Path, as_builder_3: bool = False) -> Path:
     """A copy of corpus ``src`` with no kind part in its space (as builder 3 wrote it: no
     kind and no scene part)."""
-    into.mkdir()
-    for f in src.iterdir():
-        (into / f.name).symlink_to(f)
-    (into / "corpus.json").unlink()
-    manifest = json.loads((src / "corpus.json").read_text())
-    if as_builder_3:
-        manifest["build"]["builder"] = 3
-        del manifest["features"]["kinds"], manifest["features"]["scenes"]
-    else:
-        manifest["features"]["kinds"] = 0.0
-    (into / "corpus.json").write_text(json.dumps(manifest))
-    return into
+    def edit(manifest: dict) -> None:
+        if as_builder_3:
+            manifest["build"]["builder"] = 3
+            del manifest["features"]["kinds"], manifest["features"]["scenes"]
+        else:
+            manifest["features"]["kinds"] = 0.0
+
+    return corpus_variant(src, into, edit)
 
 
 def test_dogs_of_breeds_the_corpus_lacks_call_up_the_dog_segment_more(tmp_path: Path,

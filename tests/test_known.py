@@ -6,11 +6,11 @@ corpus' time-uniform p), while a corpus' own places stay near-certain.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_corpus_support import corpus_variant
 
 from appliance.bench.devset import read_dev_set
 from appliance.corpus import Matcher, load_corpus, resolve_corpus
@@ -120,26 +120,15 @@ def test_corpus_photos_stay_near_certain(world: Matcher, embedder, media: Path) 
 
 def test_a_corpus_from_before_the_unknown_sight_check_is_refused(tmp_path: Path,
                                                                   embedder) -> None:
-    src = resolve_corpus("night", embedder)
-    old = tmp_path / "night"
-    old.mkdir()
-    for f in src.iterdir():
-        (old / f.name).symlink_to(f)
-    (old / "corpus.json").unlink()
-    manifest = json.loads((src / "corpus.json").read_text())
-    manifest["build"]["builder"] = 2
-    (old / "corpus.json").write_text(json.dumps(manifest))
+    old = corpus_variant(resolve_corpus("night", embedder), tmp_path / "night",
+                         lambda m: m["build"].update(builder=2))
     with pytest.raises(CorpusError, match=r"builder 2.*rebuild with: soundscape corpus build"):
         load_corpus(old)
 
 
 def test_the_class_support_is_checked_on_load(tmp_path: Path, embedder) -> None:
     src = resolve_corpus("night", embedder)
-    bad = tmp_path / "night"
-    bad.mkdir()
-    for f in src.iterdir():
-        if f.name != "class_support.npy":
-            (bad / f.name).symlink_to(f)
+    bad = corpus_variant(src, tmp_path / "night", leave_out=("class_support.npy",))
     with pytest.raises(CorpusError, match=r"class_support\.npy is missing"):
         load_corpus(bad)
     support = np.load(src / "class_support.npy")

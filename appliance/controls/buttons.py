@@ -85,6 +85,14 @@ def check_button_args(pins: Mapping[str, int], hold_s: float, debounce_ms: float
         )
 
 
+def button_settings(config: ButtonsConfig) -> dict[str, Any]:
+    """The ``[buttons]`` section as the keyword arguments every backend takes (pins, hold
+    and debounce times)."""
+    return {"pins": {role: getattr(config, role) for role in BUTTON_ROLES},
+            "hold_s": config.hold_s, "debounce_ms": config.debounce_ms,
+            "shutdown_hold_s": config.shutdown_hold_s}
+
+
 def hold_plan(hold_s: float, shutdown_hold_s: float) -> dict[str, tuple[float, Action | None]]:
     """Each role's hold time (s) and hold action, the same for every backend: ``next``
     holds for SHUTDOWN only when ``shutdown_hold_s`` is set (and then that long)."""
@@ -251,15 +259,7 @@ class ButtonControls:
             from appliance.controls.jetson import JetsonButtonControls
 
             return JetsonButtonControls.from_config(config, on_action, clock=clock)
-        return cls(
-            on_action,
-            pins={role: getattr(config, role) for role in BUTTON_ROLES},
-            hold_s=config.hold_s,
-            debounce_ms=config.debounce_ms,
-            shutdown_hold_s=config.shutdown_hold_s,
-            pin_factory=pin_factory,
-            clock=clock,
-        )
+        return cls(on_action, **button_settings(config), pin_factory=pin_factory, clock=clock)
 
     def _open(
         self, button_class: Any, role: str, hold_time: float, pin_factory: Any, caught: list

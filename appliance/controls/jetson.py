@@ -115,15 +115,9 @@ class JetsonButtonControls:
         clock: Callable[[], float] = time.monotonic,
     ) -> JetsonButtonControls:
         """Buttons as the ``[buttons]`` section of the configuration describes them."""
-        return cls(
-            on_action,
-            pins={role: getattr(config, role) for role in BUTTON_ROLES},
-            hold_s=config.hold_s,
-            debounce_ms=config.debounce_ms,
-            shutdown_hold_s=config.shutdown_hold_s,
-            gpio=gpio,
-            clock=clock,
-        )
+        from appliance.controls.buttons import button_settings
+
+        return cls(on_action, **button_settings(config), gpio=gpio, clock=clock)
 
     def _open(self, role: str) -> None:
         g, pin = self._gpio, self.pins[role]

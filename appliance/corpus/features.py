@@ -23,7 +23,7 @@ once for every corpus). The alternatives stay here because
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,19 +70,10 @@ class FeatureSpace:
         if not isinstance(desc, dict) or set(desc) != keys:
             raise CorpusError(f"{where}: 'features' must have {', '.join(sorted(keys))}")
         pooling, power, l2, has_center = desc["pooling"], desc["power"], desc["l2"], desc["center"]
-        classes = desc["classes"]
-        if isinstance(classes, bool) or not isinstance(classes, int | float) \
-                or not 0 <= classes <= 10:
-            raise CorpusError(f"{where}: feature 'classes' must be a weight in [0, 10]")
-        kinds = desc["kinds"]
-        if isinstance(kinds, bool) or not isinstance(kinds, int | float) \
-                or not 0 <= kinds <= 10 or (kinds > 0 and classes == 0):
-            raise CorpusError(f"{where}: feature 'kinds' must be a weight in [0, 10], "
-                              "and 0 without a class part")
-        scenes = desc["scenes"]
-        if isinstance(scenes, bool) or not isinstance(scenes, int | float) \
-                or not 0 <= scenes <= 10:
-            raise CorpusError(f"{where}: feature 'scenes' must be a weight in [0, 10]")
+        classes, kinds, scenes = (_weight(desc, key, where)
+                                  for key in ("classes", "kinds", "scenes"))
+        if kinds > 0 and classes == 0:
+            raise CorpusError(f"{where}: feature 'kinds' must be 0 without a class part")
         if pooling not in POOLINGS:
             raise CorpusError(f"{where}: unknown pooling {pooling!r}")
         if isinstance(power, bool) or not isinstance(power, int | float) or not 0 < power <= 1:
@@ -91,16 +82,13 @@ class FeatureSpace:
             raise CorpusError(f"{where}: 'l2' and 'center' must be true or false")
         if has_center != (center is not None):
             raise CorpusError(f"{where}: the feature mean file is missing or unexpected")
-        return cls(pooling, float(power), l2, center, float(classes), float(kinds),
-                   float(scenes))
+        return cls(pooling, float(power), l2, center, classes, kinds, scenes)
 
     def without_scenes(self) -> FeatureSpace:
-        return FeatureSpace(self.pooling, self.power, self.l2, self.center, self.classes,
-                            self.kinds, 0.0)
+        return replace(self, scenes=0.0)
 
     def with_center(self, center: np.ndarray | None) -> FeatureSpace:
-        return FeatureSpace(self.pooling, self.power, self.l2, center, self.classes, self.kinds,
-                            self.scenes)
+        return replace(self, center=center)
 
     def pool(self, vector: np.ndarray, feature_map: np.ndarray | None) -> np.ndarray:
         """Step 1 only: (D,) float32 from the pooled vector or the (H, W, D) map."""
@@ -134,3 +122,11 @@ class FeatureSpace:
         if self.power != 1.0:
             x = np.sign(x) * np.abs(x) ** np.float32(self.power)
         return self.with_center(x.mean(axis=0).astype(np.float32))
+
+
+def _weight(desc: dict, key: str, where: str) -> float:
+    """A part's weight from a features description: a number in [0, 10]."""
+    value = desc[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+        raise CorpusError(f"{where}: feature {key!r} must be a weight in [0, 10]")
+    return float(value)

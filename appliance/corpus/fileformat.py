@@ -400,10 +400,9 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         _expect(center.dtype == np.float32 and center.shape == (dim,)
                 and bool(np.all(np.isfinite(center))), path, f"{MEAN} should be float32 ({dim},)")
         arrays[MEAN] = center
+    features = FeatureSpace.from_description(feat_desc, center, f"corpus {path}")
     class_idx = class_sqrt = None
-    feat_classes = feat_desc.get("classes") if isinstance(feat_desc, dict) else None
-    if isinstance(feat_classes, int | float) and not isinstance(feat_classes, bool) \
-            and feat_classes > 0:
+    if features.classes > 0:
         class_idx = _load_npy(path, CLASS_INDEX)
         class_sqrt = _load_npy(path, CLASS_SQRT)
         _expect(class_idx.dtype == np.int16 and class_idx.ndim == 2
@@ -418,9 +417,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
                 "whose squares sum to 1 per row")
         arrays[CLASS_INDEX], arrays[CLASS_SQRT] = class_idx, class_sqrt
     axes = centres = None
-    feat_scenes = feat_desc.get("scenes") if isinstance(feat_desc, dict) else None
-    if isinstance(feat_scenes, int | float) and not isinstance(feat_scenes, bool) \
-            and feat_scenes > 0:
+    if features.scenes > 0:
         axes = _load_npy(path, SCENE_AXES)
         centres = _load_npy(path, SCENE_CENTRES)
         _expect(axes.dtype == np.float32 and axes.ndim == 2 and axes.shape[0] == dim
@@ -464,7 +461,6 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
                                                                      strict=True)), path,
             "scene_spans must tile the timeline from 0 to duration_s")
 
-    features = FeatureSpace.from_description(feat_desc, center, f"corpus {path}")
     matching = MappingParams.from_description(m.get("matching"), f"corpus {path}")
     ann = m.get("announcement")
     _expect(ann is None or (isinstance(ann, str) and "/" not in ann), path,
