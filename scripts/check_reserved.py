@@ -199,10 +199,9 @@ def features(im: Image.Image) -> tuple[np.uint64, np.uint64, np.ndarray, float]:
 
 
 def _popcount(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.uint64)
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x).astype(np.int16)
-    return np.unpackbits(x.view(np.uint8)).reshape(*x.shape, 64).sum(-1).astype(np.int16)
+    """Set bits of each uint64 (numpy < 2 has no bitwise_count)."""
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    return np.unpackbits(x.view(np.uint8)).reshape(*x.shape, 64).sum(-1, dtype=np.int16)
 
 
 # --- fetch, index, check -----------------------------------------------------------------
@@ -312,16 +311,17 @@ def best_match(index: dict[str, np.ndarray], src: bytes | Path) -> tuple[bool, f
     return matched, float(s[q, n]), source
 
 
-def credit_row(path: Path) -> str:
-    """The row naming ``path`` in the nearest CREDITS.md above it ('' when none does)."""
+def credited_source(path: Path) -> str:
+    """The source cell of the row naming ``path`` in the nearest CREDITS.md above it
+    ('' when none does)."""
     for folder in path.parents:
         credits = folder / "CREDITS.md"
         if credits.is_file():
             for line in credits.read_text(encoding="utf-8").splitlines():
                 cells = [c.strip() for c in line.split("|")]
-                named = Path(cells[1]).parts if len(cells) > 2 and cells[1] else ()
+                named = Path(cells[1]).parts if len(cells) > 3 and cells[1] else ()
                 if named and path.parts[-len(named):] == named:
-                    return line
+                    return cells[2]
         if folder == ROOT:
             break
     return ""
@@ -332,17 +332,23 @@ def check(index: dict[str, np.ndarray], paths: list[Path]) -> int:
                    if p.suffix.lower() in RASTER)
     bad = credited = 0
     for path in files:
-        matched, score, source = best_match(index, path)
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        try:
+            matched, score, source = best_match(index, path)
+        except (OSError, ValueError, SyntaxError) as exc:
+            bad += 1
+            print(f"UNREADABLE {shown}: {exc}")
+            continue
         if not matched:
             continue
-        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-        if source.split()[0] in credit_row(path):
+        if source.split()[0] in credited_source(path).split():
             credited += 1
             print(f"credited  {shown}  S={score:.1f}  {source}")
         else:
             bad += 1
             print(f"MATCH     {shown}  S={score:.1f}  {source}")
-    print(f"{len(files)} images checked: {bad} match a reserved image, {credited} more are "
+    print(f"{len(files)} images checked: {bad} match a reserved image or are unreadable, "
+          f"{credited} more are "
           "credited copies of one (their CREDITS row names the reserved package)")
     return 1 if bad else 0
 
@@ -364,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fetch failed: {exc}", file=sys.stderr)
             return 1
     elif args.command == "index":
+        if not (args.cache / "unpacked").is_dir():
+            print(f"nothing fetched in {args.cache}: run 'fetch' first", file=sys.stderr)
+            return 2
         index = build_index(reserved_images(args.cache))
         np.savez_compressed(index_file, **index)
         print(f"{len(index['sources'])} distinct reserved images, {len(index['image'])} rows "

@@ -96,7 +96,8 @@ def test_check_fails_on_an_uncredited_copy_only(index, tmp_path, capsys):
     (tmp_path / "unrelated.jpg").write_bytes(OTHERS[1].read_bytes())
     (tmp_path / "CREDITS.md").write_text(
         "| file | source |\n|---|---|\n| credited.jpg | Debian: reserved-package 1.0 |\n"
-        "| uncredited.jpg | npm: some-theme 2.0 |\n| unrelated.jpg | npm: some-theme 2.0 |\n",
+        "| uncredited.jpg | npm: some-theme 2.0 | not from reserved-package 1.0 |\n"
+        "| unrelated.jpg | npm: some-theme 2.0 |\n",
         encoding="utf-8")
     assert check_reserved.check(index, [tmp_path]) == 1
     out = capsys.readouterr().out
@@ -104,3 +105,6 @@ def test_check_fails_on_an_uncredited_copy_only(index, tmp_path, capsys):
     assert "credited  " in out and "unrelated.jpg" not in out
     (tmp_path / "uncredited.jpg").unlink()
     assert check_reserved.check(index, [tmp_path]) == 0
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not a picture")
+    assert check_reserved.check(index, [tmp_path]) == 1
+    assert "UNREADABLE" in capsys.readouterr().out
