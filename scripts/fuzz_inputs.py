@@ -287,7 +287,7 @@ def corpus_plays(directory: Path, embedding, model_sha: str | None = None) -> st
         with _deadline(HANG_S):
             matcher = Matcher(corpus)
             d = matcher.distances(embedding)
-            p = matcher.probabilities_from_distances(d, matcher.known_confidence(embedding))
+            p = matcher.probabilities_from_distances(d, matcher.known_confidence(embedding, d))
             if not (np.all(np.isfinite(p)) and abs(p.sum() - 1.0) < 1e-6):
                 return "other: p not finite"
             pan = matcher.positions(embedding.feature_map, p) if embedding.feature_map is not None \

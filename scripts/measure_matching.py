@@ -261,19 +261,26 @@ def ideas(model: Path) -> int:
     embedder = Embedder(model, num_threads=2)
     photos = devset.read_dev_set()
     base = DEFAULT_FEATURES
+    # (label, features, scene-part shrinkage, unknown-sight ramp, one envelope per scene)
     rows = [
+        ("one class envelope for the whole corpus, ramp 0.3–0.7 (builder 5)", base, None,
+         (0.3, 0.7), False),
+        ("one class envelope per scene, ramp 0.3–0.7", base, None, (0.3, 0.7), True),
+        ("one class envelope per scene, ramp 0.2–0.6 (chosen)", base, None, None, True),
+        ("[per scene, ramp 0.15–0.55]", base, None, (0.15, 0.55), True),
+        ("[per scene, ramp 0.25–0.65]", base, None, (0.25, 0.65), True),
         ("class part only (as before the kind and scene parts)",
-         replace(base, kinds=0.0, scenes=0.0), None, None),
-        ("+ kind part, weight 0.5", replace(base, scenes=0.0), None, None),
-        ("+ scene part, weight 0.2, shrinkage 0.3 (chosen)", base, None, None),
-        ("[unknown-sight ramp 0.45–0.85]", base, None, (0.45, 0.85)),
-        ("[unknown-sight ramp 0.5–0.9]", base, None, (0.5, 0.9)),
-        ("[scene part weight 0.1]", replace(base, scenes=0.1), None, None),
-        ("[scene part weight 0.3]", replace(base, scenes=0.3), None, None),
-        ("[scene part shrinkage 1.0]", base, 1.0, None),
-        ("[scene part shrinkage 0.1]", base, 0.1, None),
-        ("[kind part weight 0.3]", replace(base, kinds=0.3), None, None),
-        ("[kind part weight 0.7]", replace(base, kinds=0.7), None, None),
+         replace(base, kinds=0.0, scenes=0.0), None, None, True),
+        ("+ kind part, weight 0.5", replace(base, scenes=0.0), None, None, True),
+        ("+ scene part, weight 0.2, shrinkage 0.3", base, None, None, True),
+        ("[unknown-sight ramp 0.45–0.85]", base, None, (0.45, 0.85), True),
+        ("[unknown-sight ramp 0.5–0.9]", base, None, (0.5, 0.9), True),
+        ("[scene part weight 0.1]", replace(base, scenes=0.1), None, None, True),
+        ("[scene part weight 0.3]", replace(base, scenes=0.3), None, None, True),
+        ("[scene part shrinkage 1.0]", base, 1.0, None, True),
+        ("[scene part shrinkage 0.1]", base, 0.1, None, True),
+        ("[kind part weight 0.3]", replace(base, kinds=0.3), None, None, True),
+        ("[kind part weight 0.7]", replace(base, kinds=0.7), None, None, True),
     ]
     embed_cache: dict = {}
     audio_cache: dict = {}
@@ -281,9 +288,10 @@ def ideas(model: Path) -> int:
     print("|---|---|---|---|---|---|---|---|")
     default_shrinkage = discriminant.SHRINKAGE
     default_ramp = known.KNOWN_LO, known.KNOWN_HI
-    for label, features, shrinkage, ramp in rows:
+    for label, features, shrinkage, ramp, per_scene in rows:
         discriminant.SHRINKAGE = default_shrinkage if shrinkage is None else shrinkage
         known.KNOWN_LO, known.KNOWN_HI = default_ramp if ramp is None else ramp
+        known.PER_SCENE = per_scene
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 corpus = build_corpus(CORPORA_DIR / "world.toml", Path(tmp) / "world",
@@ -293,6 +301,7 @@ def ideas(model: Path) -> int:
         finally:
             discriminant.SHRINKAGE = default_shrinkage
             known.KNOWN_LO, known.KNOWN_HI = default_ramp
+            known.PER_SCENE = True
         f = devset.figures(results)
         none = [max(r.scenes.values()) for r in results if r.photo.scene == "none"]
         print(f"| {label} | {f['dev_right_scene']:.1%} | {f['dev_mean_mass']:.1%} | "

@@ -157,7 +157,7 @@ def test_a_small_corpus_is_built_and_matched(meadow: Path, embedder) -> None:
     cow = m.distances(cow_x)
     quay = m.distances(embedder.embed_file(DEMO_MEDIA / "harbour/harbour_city_quay.jpg"))
     assert len(cow) == 3 and int(np.argmin(cow)) != int(np.argmin(quay))
-    p = m.probabilities_from_distances(cow, m.known_confidence(cow_x))
+    p = m.probabilities_from_distances(cow, m.known_confidence(cow_x, cow))
     assert m.scene_masses(p)["farm"] > 0.5
     same_as_x86("meadow corpus keyframe embeddings", (meadow / EMBEDDINGS).read_bytes())
     # The distances (about 1 apart from a photo's own keyframe, near 0) are numpy's float32

@@ -120,7 +120,7 @@ def test_the_unknown_sight_distance_is_read_without_the_scene_part(world_pair,
         x = embedder.embed(load_rgb(photo.path))
         d = with_part.distances(x)
         nearest = float(plain.distances(x).min())
-        kc = with_part.known_confidence(x)
+        kc = with_part.known_confidence(x, d)
         expected = probabilities(d, u, with_part.params, kc, nearest=nearest)
         np.testing.assert_allclose(with_part.probabilities(x), expected, atol=1e-12)
         naive = probabilities(d, u, with_part.params, kc)

@@ -63,6 +63,44 @@ def test_a_keyframe_is_fully_known_and_a_foreign_class_is_not(head: ClassHead, e
     assert known_confidence(0.0) == 0.0 and known_confidence(1.0) == 1.0
 
 
+def test_each_scene_has_its_own_class_envelope(head: ClassHead, embedder, media: Path) -> None:
+    """A hen is known to a frame that calls up the farm, not to one that calls up the
+    harbour: the harbour's pictures show piers and gulls, never a hen."""
+    pooled = np.stack([embedder.embed_file(media / p) for p in
+                       ("farm/chicken/chicken.jpg", "harbour/harbour_old_pier_gulls.jpg")])
+    support = class_support(head, pooled, np.array([0, 1]))
+    assert support.shape == (2, 1000)
+    hen, pier = head.posterior(pooled)
+    assert knownness(hen, support, np.array([1.0, 0.0])) == pytest.approx(1.0)
+    assert knownness(pier, support, np.array([0.0, 1.0])) == pytest.approx(1.0)
+    assert knownness(hen, support, np.array([0.0, 1.0])) < 0.3
+    # In between, the frame's own mixture of scenes decides.
+    mixed = knownness(hen, support, np.array([0.5, 0.5]))
+    assert knownness(hen, support, np.array([0.0, 1.0])) < mixed < 1.0
+    with pytest.raises(ValueError, match="scene weights"):
+        knownness(hen, support)
+
+
+def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder) -> None:
+    """Builders 3 to 5 kept one class envelope for the whole corpus; such a corpus loads
+    and keeps the rule it was built with (its own ramp in its manifest)."""
+    from appliance.corpus.fileformat import crc32
+
+    src = resolve_corpus("world", embedder)
+    whole = np.load(src / "class_support.npy").max(axis=0)
+
+    def edit(m: dict) -> None:
+        m["build"]["builder"] = 5
+        m["crc32"]["class_support.npy"] = crc32(whole)
+
+    old = corpus_variant(src, tmp_path / "world", edit, leave_out=("class_support.npy",))
+    np.save(old / "class_support.npy", whole)
+    matcher = Matcher(load_corpus(old))
+    x = embedder.embed(load_rgb(read_dev_set()[0].path))
+    d = matcher.distances(x)
+    assert matcher.knownness(x, d) == pytest.approx(knownness(matcher.posterior(x), whole))
+
+
 def test_a_dog_of_another_breed_is_still_a_known_kind(head: ClassHead, embedder,
                                                       media: Path) -> None:
     """The corpus' dog is a German shepherd; a terrier is a dog too, a couch is not."""
@@ -133,7 +171,7 @@ def test_the_class_support_is_checked_on_load(tmp_path: Path, embedder) -> None:
         load_corpus(bad)
     support = np.load(src / "class_support.npy")
     support = support.copy()
-    support[0] = min(1.0, support[0] + 0.25)
+    support[0, 0] = min(1.0, support[0, 0] + 0.25)
     np.save(bad / "class_support.npy", support)
     with pytest.raises(CorpusError, match="checksum"):
         load_corpus(bad)

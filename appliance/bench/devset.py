@@ -70,9 +70,10 @@ def evaluate(matcher, embedder, photos: list[DevPhoto]) -> list[DevResult]:
     out = []
     for photo in photos:
         x = embedder.embed(load_rgb(photo.path))
-        p = matcher.probabilities(x)
+        d = matcher.distances(x)
+        p = matcher.probabilities_from_distances(d, matcher.known_confidence(x, d))
         out.append(DevResult(photo, matcher.scene_masses(p), matcher.segment_masses(p),
-                             matcher.knownness(x), 0.5 * float(np.abs(p - uniform).sum())))
+                             matcher.knownness(x, d), 0.5 * float(np.abs(p - uniform).sum())))
     return out
 
 

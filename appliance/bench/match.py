@@ -78,7 +78,7 @@ def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
                                known.KNOWN_HI, known.GAIN), origins=["x"] * k,
         variants=[""] * k, scene_names=list(dict.fromkeys(scenes)), segment_labels=[],
         manifest={"scene_spans": []},
-        class_support=rng.uniform(0, 0.2, 1000).astype(np.float32),
+        class_support=rng.uniform(0, 0.2, (len(names), 1000)).astype(np.float32),
         class_index=idx, class_sqrt=sq, scene_axes=axes, scene_centres=centres,
     )
 
@@ -106,9 +106,11 @@ def run(quick: bool = False) -> dict[str, object]:
     out["match_cpu_ms_36k"] = round(1000 * (time.process_time() - c0) / repeat, 2)
     from appliance.corpus import classpart
 
+    d36 = m.distances(frame)
+
     def class_work() -> None:
         m._last_vector = None  # no cached posterior: the whole per-frame cost
-        m.known_confidence(frame)
+        m.known_confidence(frame, d36)
         posterior = m.posterior(frame)
         classpart.squared_distances(np.sqrt(posterior), m._class_idx, m._class_sqrt)
         classpart.squared_distances(classpart.frame_kinds(posterior), m._kind_idx,

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.corpus import discriminant
+from appliance.corpus import discriminant, known
 from appliance.corpus import fileformat as ff
 from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
 from appliance.corpus.calibrate import VIDEO_EXCLUDE_S, calibrate
 from appliance.corpus.classpart import CLASS_WEIGHT, KIND_WEIGHT, keyframe_classes, keyframe_kinds
 from appliance.corpus.features import FeatureSpace
-from appliance.corpus.known import class_support
 from appliance.corpus.loudness import combine, file_loudness, keyframe_loudness
 from appliance.corpus.manifest import SceneManifest, read_scene_manifest
 from appliance.corpus.model_id import cached_file_sha256, model_sha256
@@ -57,7 +56,7 @@ INTERVAL_RANGE_S = (0.04, 3600.0)
 MAX_KEYFRAMES = 100_000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 5
+BUILDER_VERSION = 6
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
 DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT,
                                 kinds=KIND_WEIGHT, scenes=discriminant.SCENE_WEIGHT)
@@ -306,7 +305,6 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     # The class support and the class part read the model's raw vectors (mean pooling, the
     # default space; GeM-pooled corpora get those of their pooled vectors, a stand-in).
     head = class_head()
-    support = class_support(head, pooled)
     class_idx, class_sqrt = keyframe_classes(head, pooled)
     parts = []
     if features.classes > 0:
@@ -330,6 +328,7 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
          variant_names.index(v)]
         for a, b, c, v in zip(s.scene, s.segment, s.origin, s.variant, strict=True)
     ], dtype=np.int32).reshape(-1, 4)
+    support = known.class_support(head, pooled, labels[:, 0] if known.PER_SCENE else None)
     arrays = {ff.AUDIO: np.ascontiguousarray(audio), ff.EMBEDDINGS: q, ff.SCALES: scales,
               ff.LABELS: labels, ff.CLASSES: support}
     if features.classes > 0:

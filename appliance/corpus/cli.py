@@ -64,7 +64,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
         rgb = load_rgb(Path(image))
         x = embedder.embed_full(rgb) if matcher.needs_feature_map else embedder.embed(rgb)
         d = matcher.distances(x)
-        p = matcher.probabilities_from_distances(d, matcher.known_confidence(x))
+        p = matcher.probabilities_from_distances(d, matcher.known_confidence(x, d))
         scenes = matcher.scene_masses(p)
         segments = matcher.segment_masses(p)
         top = matcher.top(p, d, args.top)

@@ -9,8 +9,10 @@
     labels.npy         int32 (K, 4): scene index, segment index (-1: none), origin index,
                        variant index (into the manifest's scene/segment/origin/variant lists)
     feature_mean.npy   float32 (D,): only when the matching space is centred
-    class_support.npy  float32 (1000,): per ImageNet class, the largest posterior any
-                       keyframe gives it (builder 3 on; corpus/known.py)
+    class_support.npy  float32 (scenes, 1000): per scene and ImageNet class, the largest
+                       posterior any of the scene's keyframes gives the class (builder 6
+                       on; builder 3 to 5: (1000,), one row for the whole corpus;
+                       corpus/known.py)
     class_index.npy    int16 (K, T): each keyframe's T most probable ImageNet classes
     class_sqrt.npy     uint8 (K, T): the square roots of their renormalised posteriors × 255
                        (the class part of the matching space, classpart.py; only when
@@ -116,7 +118,8 @@ class Corpus:
     manifest: dict = field(default_factory=dict, repr=False)
     #: LUFS around each keyframe (builder 2 on; None in older corpora: no level balance).
     keyframe_loudness_lufs: np.ndarray | None = None
-    #: float32 (1000,) ImageNet class support (known.py); None only for hand-made test corpora.
+    #: float32 (scenes, 1000) ImageNet class support per scene, or (1000,) for the whole
+    #: corpus (builder 3 to 5; known.py); None only for hand-made test corpora.
     class_support: np.ndarray | None = None
     #: The class part of the matching space (classpart.py): int16 and uint8 (K, T).
     class_index: np.ndarray | None = None
@@ -388,10 +391,11 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     _expect(labels.dtype == np.int32 and labels.shape == (k, 4), path,
             f"{LABELS} should be int32 ({k}, 4)")
     support = _load_npy(path, CLASSES)
-    _expect(support.dtype == np.float32 and support.shape == (1000,)
+    _expect(support.dtype == np.float32 and support.ndim in (1, 2)
+            and support.shape[-1] == 1000 and support.size > 0
             and bool(np.all(np.isfinite(support))) and bool(np.all(support >= 0))
             and bool(np.all(support <= 1)), path,
-            f"{CLASSES} should be 1000 float32 values in [0, 1]")
+            f"{CLASSES} should be rows of 1000 float32 values in [0, 1]")
     arrays = {EMBEDDINGS: emb, SCALES: scales, LABELS: labels, CLASSES: support}
     feat_desc = m.get("features")
     center = None
@@ -447,6 +451,9 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
                 f"{LABELS} column {col} indexes outside its name list")
     _expect(centres is None or len(centres) == len(scene_names), path,
             f"{SCENE_CENTRES} should have a row for each of the {len(scene_names)} scenes")
+    _expect(support.ndim == 1 or len(support) in (1, len(scene_names)), path,
+            f"{CLASSES} should have one row, or a row for each of the {len(scene_names)} "
+            "scenes")
     spans = m.get("scene_spans")
     _expect(isinstance(spans, list) and all(
         isinstance(s, list) and len(s) == 3 and s[0] in scene_names

@@ -7,12 +7,21 @@ picture shows, and the network knows that: its own ImageNet classifier
 outdoor keyframe ever reaches, and a meadow, a hen or a pier in the classes
 the corpus' pictures do reach.
 
-At build time each class c gets a **support** ``S(c)``: the largest
-posterior any keyframe gives it (the corpus' *class envelope*). For a frame
-with posterior ``P``::
+At build time each scene s and each class c get a **support** ``S_s(c)``:
+the largest posterior any keyframe of that scene gives the class (the
+scene's *class envelope*). For a frame with posterior ``P`` whose distances
+call up scene s with weight ``w_s`` (the kernel's mass on the scene's
+keyframes, before any confidence: mapping.kernel)::
 
-    known   = Σ_c min(P(c), GAIN · S(c))                 (0 … 1)
+    known_s = min(1, Σ_c min(P(c), GAIN · S_s(c)))
+    known   = Σ_s w_s · known_s                          (0 … 1)
     c_known = clip((known − KNOWN_LO) / (KNOWN_HI − KNOWN_LO), 0, 1)
+
+One envelope per scene, not one for the whole corpus: a city skyline calls
+up the harbour, and the question is whether the *harbour's* pictures show
+what the network sees there (water, boats, a quay), not whether some picture
+of any scene shows a church tower. (Builder 3 to 5 corpora keep one envelope
+for the whole corpus: one row, weight 1, and play by that rule.)
 
 ImageNet splits some kinds of thing finely (118 dog breeds, five house
 cats): a corpus whose dog is a German shepherd should know a terrier as a
@@ -21,7 +30,7 @@ house cats, big cats, hoofed animals, poultry, waterfowl, landforms; ranges
 of the ImageNet class index, which follows WordNet) gets at least
 ``GROUP_SHARE`` of its group's largest support.
 
-``known`` is the histogram intersection of the frame's class belief with the
+``known_s`` is the histogram intersection of the frame's class belief with the
 envelope, the envelope raised ``GAIN`` times so a class the corpus shows
 only faintly still counts: a keyframe's own picture gives exactly 1, a new
 view of a known kind of place most of its belief, a couch or a cup almost
@@ -54,28 +63,44 @@ CLASS_GROUPS: tuple[tuple[int, int], ...] = (
     (972, 981),  # cliff, coral reef, geyser, lakeside, promontory, sandbar, seashore,
                  # valley, volcano
 )
-KNOWN_LO = 0.3
-KNOWN_HI = 0.7
+KNOWN_LO = 0.2
+KNOWN_HI = 0.6
+#: One envelope per scene (builder 6 on); False builds one for the whole corpus, as
+#: builders 3 to 5 did (measure_matching.py --ideas compares the two).
+PER_SCENE = True
 
 
-def class_support(head: ClassHead, pooled: np.ndarray,
+def class_support(head: ClassHead, pooled: np.ndarray, scenes: np.ndarray | None = None,
                   temperature: float = SUPPORT_TEMPERATURE) -> np.ndarray:
-    """float32 (1000,): the largest posterior (at ``temperature``) any keyframe (rows of
-    ``pooled``, the model's raw (K, 2048) vectors) gives each ImageNet class."""
-    support = np.zeros(N_CLASSES, dtype=np.float64)
+    """float32 (S, 1000): for each scene, the largest posterior (at ``temperature``) any of
+    its keyframes (rows of ``pooled``, the model's raw (K, 2048) vectors) gives each
+    ImageNet class. ``scenes``: each keyframe's scene index (K,), 0 … S − 1; None: one
+    scene (S = 1)."""
+    scenes = np.zeros(len(pooled), np.int64) if scenes is None else np.asarray(scenes)
+    support = np.zeros((int(scenes.max(initial=0)) + 1, N_CLASSES), dtype=np.float64)
     for start in range(0, len(pooled), 256):  # bounded memory for long video corpora
         chunk = head.posterior(pooled[start : start + 256], temperature)
-        np.maximum(support, chunk.max(axis=0), out=support)
+        np.maximum.at(support, scenes[start : start + 256], chunk)
     for first, stop in CLASS_GROUPS:
-        group = support[first:stop]
-        np.maximum(group, GROUP_SHARE * group.max(), out=group)
+        group = support[:, first:stop]
+        np.maximum(group, GROUP_SHARE * group.max(axis=1, keepdims=True), out=group)
     return support.astype(np.float32)
 
 
-def knownness(posterior: np.ndarray, support: np.ndarray, gain: float = GAIN) -> float:
-    """Share (0 … 1) of a frame's class posterior that the corpus' class envelope covers."""
-    covered = np.minimum(posterior, gain * support.astype(np.float64))
-    return float(min(1.0, covered.sum()))
+def knownness(posterior: np.ndarray, support: np.ndarray, weights: np.ndarray | None = None,
+              gain: float = GAIN) -> float:
+    """Share (0 … 1) of a frame's class posterior (1000,) that the envelopes of the scenes it
+    calls up cover: ``support`` (S, 1000) or one envelope (1000,); ``weights`` (S,), summing
+    to 1, how much the frame calls up each scene (None: one envelope)."""
+    rows = np.atleast_2d(support).astype(np.float64)
+    if weights is None:
+        if len(rows) != 1:
+            raise ValueError("knownness: several scene envelopes need the scene weights")
+        weights = np.ones(1)
+    # Scenes the frame hardly calls up cost nothing (a long video corpus has many).
+    used = np.flatnonzero(np.asarray(weights) > 1e-4)
+    covered = np.minimum(posterior[None, :], gain * rows[used]).sum(axis=1)
+    return float(min(1.0, float(np.asarray(weights)[used] @ np.minimum(covered, 1.0))))
 
 
 def known_confidence(known: float, lo: float = KNOWN_LO, hi: float = KNOWN_HI) -> float:

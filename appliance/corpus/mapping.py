@@ -99,6 +99,14 @@ class MappingParams:
         return params
 
 
+def kernel(distances: np.ndarray, uniform: np.ndarray, tau: float) -> np.ndarray:
+    """``s_k`` (float64 (K,), sums to 1): the softmax over −d/τ with the time prior, before
+    any confidence; what a frame calls up if it is trusted."""
+    d = np.asarray(distances, dtype=np.float64)
+    s = uniform * np.exp(-(d - float(d.min())) / tau)
+    return s / s.sum()
+
+
 def probabilities(distances: np.ndarray, uniform: np.ndarray, params: MappingParams,
                   known_confidence: float = 1.0, nearest: float | None = None) -> np.ndarray:
     """p per keyframe (float64, sums to 1) from distances (K,) and the time prior ``uniform``.
@@ -110,10 +118,8 @@ def probabilities(distances: np.ndarray, uniform: np.ndarray, params: MappingPar
     part of the space where ``d_near``/``d_far`` were measured (discriminant.py).
     """
     d = np.asarray(distances, dtype=np.float64)
-    d_min = float(d.min())
-    d_conf = d_min if nearest is None else float(nearest)
-    s = uniform * np.exp(-(d - d_min) / params.tau)
-    s /= s.sum()
+    d_conf = float(d.min()) if nearest is None else float(nearest)
+    s = kernel(d, uniform, params.tau)
     if math.isinf(params.d_far):
         c = 1.0
     else:

@@ -7,7 +7,7 @@ The live loop calls, for each frame::
                                            # not matcher.needs_feature_map
 
 (or, to keep the distances too: ``d = matcher.distances(embedding)``, then
-``p = matcher.probabilities_from_distances(d, matcher.known_confidence(embedding))``)
+``p = matcher.probabilities_from_distances(d, matcher.known_confidence(embedding, d))``)
 
 and hands ``p`` (float64 (K,), sums to 1, a probability per keyframe) to the
 synthesizer. When the camera is lost it relaxes to ``matcher.uniform()``.
@@ -28,6 +28,7 @@ import numpy as np
 
 from appliance.corpus import classpart, discriminant, known
 from appliance.corpus.fileformat import Corpus
+from appliance.corpus.mapping import kernel
 from appliance.corpus.mapping import probabilities as map_probabilities
 
 #: Up to this many keyframes (32 MB of float32 at 2048-d) the rows are kept as float32.
@@ -59,7 +60,9 @@ class Matcher:
         self._scene_idx = np.asarray([corpus.scene_names.index(s) for s in corpus.scenes])
         seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
         self._segment_idx = np.asarray(seg, dtype=np.int64)
-        self._support = corpus.class_support
+        # One class envelope per scene (builder 6 on), or one for the whole corpus (3 to 5).
+        self._support = None if corpus.class_support is None \
+            else np.atleast_2d(corpus.class_support)
         self._class_weight = self.features.classes if corpus.class_index is not None else 0.0
         self._class_idx = corpus.class_index
         self._class_sqrt = corpus.class_sqrt
@@ -137,31 +140,39 @@ class Matcher:
             self._last_vector = vector
         return self._last_posterior
 
-    def knownness(self, x) -> float:
-        """Share (0 … 1) of the frame's ImageNet class belief on classes the corpus' pictures
-        show (known.py); 1.0 when the corpus has no class support."""
+    def knownness(self, x, d: np.ndarray) -> float:
+        """Share (0 … 1) of the frame's ImageNet class belief on classes that the pictures of
+        the scenes it calls up show (known.py); ``d``: its :meth:`distances`, which say how
+        much it calls up each scene. 1.0 when the corpus has no class support."""
         if self._head is None or self._support is None:
             return 1.0
-        return known.knownness(self.posterior(x), self._support, self.params.support_gain)
+        weights = None
+        if len(self._support) > 1:
+            s = kernel(d, self._uniform, self.params.tau)
+            weights = np.bincount(self._scene_idx, weights=s, minlength=len(self._support))
+        return known.knownness(self.posterior(x), self._support, weights,
+                               self.params.support_gain)
 
-    def known_confidence(self, x) -> float:
-        """The unknown-sight factor (0 … 1) for a frame: 0 for a kind of place the corpus
-        has no pictures of (p relaxes to :meth:`uniform`), 1 for a known kind."""
+    def known_confidence(self, x, d: np.ndarray) -> float:
+        """The unknown-sight factor (0 … 1) for a frame at distances ``d``
+        (:meth:`distances`): 0 for a kind of place the corpus has no pictures of (p relaxes
+        to :meth:`uniform`), 1 for a known kind."""
         if self._head is None or self._support is None or not self.params.uses_known:
             return 1.0
-        return known.known_confidence(self.knownness(x), self.params.known_lo,
+        return known.known_confidence(self.knownness(x, d), self.params.known_lo,
                                       self.params.known_hi)
 
     def probabilities(self, x) -> np.ndarray:
         """p per keyframe (float64 (K,), sums to 1) for a frame; see mapping.py for the map."""
         d = self.distances(x)
-        return map_probabilities(d, self._uniform, self.params, self.known_confidence(x),
+        return map_probabilities(d, self._uniform, self.params, self.known_confidence(x, d),
                                  self._nearest(d))
 
     def probabilities_from_distances(self, d: np.ndarray,
                                      known_confidence: float) -> np.ndarray:
         """p per keyframe from distances already computed with :meth:`distances` and the
-        frame's :meth:`known_confidence` (required: leaving it out would trust every sight)."""
+        frame's :meth:`known_confidence` (required: leaving it out would trust every
+        sight)."""
         return map_probabilities(d, self._uniform, self.params, known_confidence,
                                  self._nearest(d))
 

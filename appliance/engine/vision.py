@@ -152,7 +152,7 @@ class VisionLoop:
         distances = matcher.distances(x)
         self._follow(current)
         p = self.smoother.update(matcher.probabilities_from_distances(
-            distances, matcher.known_confidence(x)), decision, now_s)
+            distances, matcher.known_confidence(x, distances)), decision, now_s)
         pans = None
         if spatial:
             pans = matcher.positions(x.feature_map, p) * self.settings.pan_width
