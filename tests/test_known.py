@@ -81,7 +81,8 @@ def test_each_scene_has_its_own_class_envelope(head: ClassHead, embedder, media:
         knownness(hen, support)
 
 
-def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder) -> None:
+def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder,
+                                                        caplog) -> None:
     """Builders 3 to 5 kept one class envelope for the whole corpus; such a corpus loads
     and keeps the rule it was built with (its own ramp in its manifest)."""
     from appliance.corpus.fileformat import crc32
@@ -95,7 +96,10 @@ def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder)
 
     old = corpus_variant(src, tmp_path / "world", edit, leave_out=("class_support.npy",))
     np.save(old / "class_support.npy", whole)
-    matcher = Matcher(load_corpus(old))
+    with caplog.at_level("INFO", logger="appliance.corpus.fileformat"):
+        matcher = Matcher(load_corpus(old))
+    assert "one class envelope for all its scenes" in caplog.text
+    assert "soundscape corpus build" in caplog.text  # the command that rebuilds it
     x = embedder.embed(load_rgb(read_dev_set()[0].path))
     d = matcher.distances(x)
     assert matcher.knownness(x, d) == pytest.approx(knownness(matcher.posterior(x), whole))

@@ -454,6 +454,11 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     _expect(support.ndim == 1 or len(support) in (1, len(scene_names)), path,
             f"{CLASSES} should have one row, or a row for each of the {len(scene_names)} "
             "scenes")
+    if support.ndim == 1 and len(scene_names) > 1:
+        # Builders 3 to 5: it plays by the rule it was built with, and says how to do better.
+        log.info("corpus %s has one class envelope for all its scenes (builder %s); rebuild "
+                 "it to judge unknown sights by each scene's own pictures: %s", path, builder,
+                 hint)
     spans = m.get("scene_spans")
     _expect(isinstance(spans, list) and all(
         isinstance(s, list) and len(s) == 3 and s[0] in scene_names
