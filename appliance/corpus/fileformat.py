@@ -118,8 +118,8 @@ class Corpus:
     manifest: dict = field(default_factory=dict, repr=False)
     #: LUFS around each keyframe (builder 2 on; None in older corpora: no level balance).
     keyframe_loudness_lufs: np.ndarray | None = None
-    #: float32 (scenes, 1000) ImageNet class support per scene, or (1000,) for the whole
-    #: corpus (builder 3 to 5; known.py); None only for hand-made test corpora.
+    #: float32 (scenes, 1000) ImageNet class support per scene, or (1, 1000): one for the
+    #: whole corpus (builder 3 to 5; known.py); None only for hand-made test corpora.
     class_support: np.ndarray | None = None
     #: The class part of the matching space (classpart.py): int16 and uint8 (K, T).
     class_index: np.ndarray | None = None
@@ -454,7 +454,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     _expect(support.ndim == 1 or len(support) in (1, len(scene_names)), path,
             f"{CLASSES} should have one row, or a row for each of the {len(scene_names)} "
             "scenes")
-    if support.ndim == 1 and len(scene_names) > 1:
+    if len(np.atleast_2d(support)) == 1 and len(scene_names) > 1:
         # Builders 3 to 5: it plays by the rule it was built with, and says how to do better.
         log.info("corpus %s has one class envelope for all its scenes (builder %s); rebuild "
                  "it to judge unknown sights by each scene's own pictures: %s", path, builder,
@@ -499,7 +499,8 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         variants=[variants[i] for i in labels[:, 3]], scene_names=scene_names,
         segment_labels=segment_labels,
         source=m.get("source") if isinstance(m.get("source"), dict) else {}, manifest=m,
-        keyframe_loudness_lufs=kf_loud, class_support=support, class_index=class_idx,
+        keyframe_loudness_lufs=kf_loud, class_support=np.atleast_2d(support),
+        class_index=class_idx,
         class_sqrt=class_sqrt, scene_axes=axes, scene_centres=centres,
     )
 

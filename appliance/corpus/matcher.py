@@ -61,8 +61,7 @@ class Matcher:
         seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
         self._segment_idx = np.asarray(seg, dtype=np.int64)
         # One class envelope per scene (builder 6 on), or one for the whole corpus (3 to 5).
-        self._support = None if corpus.class_support is None \
-            else np.atleast_2d(corpus.class_support)
+        self._support = corpus.class_support
         self._class_weight = self.features.classes if corpus.class_index is not None else 0.0
         self._class_idx = corpus.class_index
         self._class_sqrt = corpus.class_sqrt
