@@ -261,26 +261,34 @@ def ideas(model: Path) -> int:
     embedder = Embedder(model, num_threads=2)
     photos = devset.read_dev_set()
     base = DEFAULT_FEATURES
-    # (label, features, scene-part shrinkage, unknown-sight ramp, one envelope per scene)
+    # (label, features, scene-part shrinkage, unknown-sight ramp, one envelope per scene,
+    # photo variants); None: the builder's default
+    b6 = (0.2, 0.6)
+    photo = ("",)
+    five = ("", "flip", "left", "right", "zoom")
     rows = [
-        ("one class envelope for the whole corpus, ramp 0.3–0.7 (builder 5)", base, None,
-         (0.3, 0.7), False),
-        ("one class envelope per scene, ramp 0.3–0.7", base, None, (0.3, 0.7), True),
-        ("one class envelope per scene, ramp 0.2–0.6 (chosen)", base, None, None, True),
-        ("[per scene, ramp 0.15–0.55]", base, None, (0.15, 0.55), True),
-        ("[per scene, ramp 0.25–0.65]", base, None, (0.25, 0.65), True),
+        ("one class envelope for the whole corpus, ramp 0.3–0.7, photos only (builder 5)",
+         base, None, (0.3, 0.7), False, photo),
+        ("one class envelope per scene, ramp 0.2–0.6, photos only (builder 6)", base, None,
+         b6, True, photo),
+        ("[builder 6 + flip and zoom variants, ramp 0.2–0.6]", base, None, b6, True, None),
+        ("flip and zoom variants, ramp 0.4–0.8 (chosen, builder 7)", base, None, None, True,
+         None),
+        ("[chosen, ramp 0.35–0.75]", base, None, (0.35, 0.75), True, None),
+        ("[chosen, ramp 0.45–0.85]", base, None, (0.45, 0.85), True, None),
+        ("[photos only, ramp 0.4–0.8]", base, None, None, True, photo),
+        ("[zoom variant only, ramp 0.4–0.8]", base, None, None, True, ("", "zoom")),
+        ("[flip, left, right and zoom variants, ramp 0.4–0.8]", base, None, None, True, five),
         ("class part only (as before the kind and scene parts)",
-         replace(base, kinds=0.0, scenes=0.0), None, None, True),
-        ("+ kind part, weight 0.5", replace(base, scenes=0.0), None, None, True),
-        ("+ scene part, weight 0.2, shrinkage 0.3", base, None, None, True),
-        ("[unknown-sight ramp 0.45–0.85]", base, None, (0.45, 0.85), True),
-        ("[unknown-sight ramp 0.5–0.9]", base, None, (0.5, 0.9), True),
-        ("[scene part weight 0.1]", replace(base, scenes=0.1), None, None, True),
-        ("[scene part weight 0.3]", replace(base, scenes=0.3), None, None, True),
-        ("[scene part shrinkage 1.0]", base, 1.0, None, True),
-        ("[scene part shrinkage 0.1]", base, 0.1, None, True),
-        ("[kind part weight 0.3]", replace(base, kinds=0.3), None, None, True),
-        ("[kind part weight 0.7]", replace(base, kinds=0.7), None, None, True),
+         replace(base, kinds=0.0, scenes=0.0), None, None, True, None),
+        ("+ kind part, weight 0.5", replace(base, scenes=0.0), None, None, True, None),
+        ("+ scene part, weight 0.2, shrinkage 0.3", base, None, None, True, None),
+        ("[scene part weight 0.1]", replace(base, scenes=0.1), None, None, True, None),
+        ("[scene part weight 0.3]", replace(base, scenes=0.3), None, None, True, None),
+        ("[scene part shrinkage 1.0]", base, 1.0, None, True, None),
+        ("[scene part shrinkage 0.1]", base, 0.1, None, True, None),
+        ("[kind part weight 0.3]", replace(base, kinds=0.3), None, None, True, None),
+        ("[kind part weight 0.7]", replace(base, kinds=0.7), None, None, True, None),
     ]
     embed_cache: dict = {}
     audio_cache: dict = {}
@@ -288,7 +296,7 @@ def ideas(model: Path) -> int:
     print("|---|---|---|---|---|---|---|---|")
     default_shrinkage = discriminant.SHRINKAGE
     default_ramp = known.KNOWN_LO, known.KNOWN_HI
-    for label, features, shrinkage, ramp, per_scene in rows:
+    for label, features, shrinkage, ramp, per_scene, variants in rows:
         discriminant.SHRINKAGE = default_shrinkage if shrinkage is None else shrinkage
         known.KNOWN_LO, known.KNOWN_HI = default_ramp if ramp is None else ramp
         known.PER_SCENE = per_scene
@@ -296,7 +304,8 @@ def ideas(model: Path) -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 corpus = build_corpus(CORPORA_DIR / "world.toml", Path(tmp) / "world",
                                       embedder, features=features, embed_cache=embed_cache,
-                                      audio_cache=audio_cache)
+                                      audio_cache=audio_cache,
+                                      variants=DEFAULT_VARIANTS if variants is None else variants)
                 results = devset.evaluate(Matcher(corpus), embedder, photos)
         finally:
             discriminant.SHRINKAGE = default_shrinkage

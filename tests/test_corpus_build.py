@@ -39,27 +39,32 @@ def test_small_corpus_fields(small: Path, embedder) -> None:
     assert 95 < c.duration_s < 115  # 40 + 15.8 + 21.2 + 4.5 + 3.9 + 20.1 s
     assert c.keyframe_times.dtype == np.float64 and c.keyframe_times[0] == 0.0
     assert np.all(np.diff(c.keyframe_times) > 0)
-    assert len(c.scenes) == len(c.segments) == c.num_keyframes == 11
+    # 11 photos, each a keyframe as it is, mirrored and closer up, next to each other.
+    assert len(c.scenes) == len(c.segments) == c.num_keyframes == 11 * 3
+    assert c.variants == ["", "flip", "zoom"] * 11
+    assert all(len(set(c.origins[k:k + 3])) == 1 for k in range(0, 33, 3))
     assert c.scene_names == ["forest", "rain", "farm", "harbour"]
-    assert c.segments.count("cow") == 1 and c.segment_labels == ["cow"]
+    assert c.segments.count("cow") == 3 and c.segment_labels == ["cow"]
     assert [s[0] for s in c.scene_spans()] == c.scene_names
     assert c.scene_spans()[-1][2] == pytest.approx(c.duration_s)
     for t, end, scene in zip(c.keyframe_times, c.keyframe_spans()[:, 1], c.scenes, strict=True):
         _name, a, b = next(s for s in c.scene_spans() if s[0] == scene)
         assert a - 1e-9 <= t < end <= b + 1e-6
     assert -40 < c.loudness_lufs < -5
-    # Each keyframe's loudness is that of its own stretch of audio (spans here are > 3 s,
-    # the shortest window measured), measured here on the float copy the old way.
+    # Each keyframe's loudness is that of its own stretch of audio, widened evenly to the
+    # shortest window measured (3 s; a photo's three keyframes share its span, so some are
+    # shorter), measured here on the float copy the old way.
     from appliance.synth import measure_loudness
 
     kl = c.keyframe_loudness_lufs
-    assert kl is not None and kl.shape == (11,) and not kl.flags.writeable
+    assert kl is not None and kl.shape == (33,) and not kl.flags.writeable
     for figure, (a, b) in zip(kl, c.keyframe_spans(), strict=True):
-        assert b - a > 3.0
+        grow = max(0.0, 3.0 - (b - a))
+        a, b = max(0.0, a - grow / 2), min(c.duration_s, b + grow / 2)
         own = measure_loudness(c.audio_float32(round(a * 48000), round(b * 48000)), 48000)
         assert figure == pytest.approx(own, abs=0.05)
     assert kl.max() - kl.min() > 6.0  # parts of one corpus differ: worth balancing
-    assert c.embeddings.dtype == np.int8 and c.embeddings.shape == (11, 2048)
+    assert c.embeddings.dtype == np.int8 and c.embeddings.shape == (33, 2048)
     assert "farm/cow/cow.jpg" in c.credits
     assert c.model_sha256 == model_sha256(embedder.model_path)
     f = c.audio_float32()
@@ -144,7 +149,7 @@ def test_other_broken_files_are_refused(small: Path, tmp_path: Path) -> None:
     m = json.loads((small / MANIFEST).read_text())
     m["keyframe_loudness_lufs"] = m["keyframe_loudness_lufs"][:-1]
     (c3 / MANIFEST).write_text(json.dumps(m))
-    with pytest.raises(CorpusError, match="keyframe_loudness_lufs must be 11 numbers in"):
+    with pytest.raises(CorpusError, match="keyframe_loudness_lufs must be 33 numbers in"):
         load_corpus(c3)
     (c3 / MANIFEST).write_text("{not json")
     with pytest.raises(CorpusError, match="unreadable"):

@@ -42,7 +42,9 @@ def test_world_holds_every_scene_with_its_labels(cache: Path, media: Path, embed
     assert world.scene_names == [s["name"] for s in reference]
     photos = {s["name"]: set(s["photos"]) | {p for g in s.get("segment", []) for p in g["photos"]}
               for s in reference}
-    assert world.num_keyframes == sum(len(v) for v in photos.values())
+    # Every photo three times: as it is, mirrored and closer up (builder.DEFAULT_VARIANTS).
+    assert world.num_keyframes == 3 * sum(len(v) for v in photos.values())
+    assert set(world.variants) == {"", "flip", "zoom"}
     seg_of = {p: g["label"] for s in reference for g in s.get("segment", []) for p in g["photos"]}
     for scene, segment, origin in zip(world.scenes, world.segments, world.origins, strict=True):
         rel = origin.removeprefix("media/")
