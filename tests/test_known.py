@@ -14,6 +14,7 @@ from test_corpus_support import corpus_variant
 
 from appliance.bench.devset import read_dev_set
 from appliance.corpus import Matcher, load_corpus, resolve_corpus
+from appliance.corpus import known as known_rule
 from appliance.corpus.known import class_support, known_confidence, knownness
 from appliance.corpus.mapping import MappingParams, probabilities
 from appliance.errors import CorpusError, ModelError
@@ -103,6 +104,33 @@ def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder,
     x = embedder.embed(load_rgb(read_dev_set()[0].path))
     d = matcher.distances(x)
     assert matcher.knownness(x, d) == pytest.approx(knownness(matcher.posterior(x), whole))
+
+
+def test_a_builder_6_corpus_keeps_its_own_ramp(tmp_path: Path, embedder) -> None:
+    """Builder 6 judged unknown sights on the ramp 0.2-0.6 (photos without variants); such
+    a corpus keeps it from its manifest, not today's stricter default."""
+    src = resolve_corpus("world", embedder)
+
+    def edit(m: dict) -> None:
+        m["build"]["builder"] = 6
+        m["build"]["photo_variants"] = [""]
+        m["matching"]["known_lo"], m["matching"]["known_hi"] = 0.2, 0.6
+
+    old = Matcher(load_corpus(corpus_variant(src, tmp_path / "world", edit)))
+    new = Matcher(load_corpus(src))
+    assert (new.params.known_lo, new.params.known_hi) == (known_rule.KNOWN_LO, known_rule.KNOWN_HI)
+    assert (old.params.known_lo, old.params.known_hi) == (0.2, 0.6)
+    # A view the two ramps judge differently: known between 0.2 and 0.8.
+    for photo in read_dev_set():
+        x = embedder.embed(load_rgb(photo.path))
+        d = old.distances(x)
+        k = old.knownness(x, d)
+        if 0.25 < k < 0.55:
+            break
+    else:
+        pytest.fail("no development photo with a knownness between 0.25 and 0.55")
+    assert old.known_confidence(x, d) == pytest.approx((k - 0.2) / 0.4)
+    assert new.known_confidence(x, d) == pytest.approx(0.0 if k <= 0.4 else (k - 0.4) / 0.4)
 
 
 def test_a_dog_of_another_breed_is_still_a_known_kind(head: ClassHead, embedder,
