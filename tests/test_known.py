@@ -107,13 +107,13 @@ def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder,
 
 
 def test_a_builder_6_corpus_keeps_its_own_ramp(tmp_path: Path, embedder) -> None:
-    """Builder 6 judged unknown sights on the ramp 0.2-0.6 (photos without variants); such
-    a corpus keeps it from its manifest, not today's stricter default."""
+    """Builder 6 judged unknown sights on the ramp 0.2-0.6; a corpus keeps the ramp stored
+    in its manifest, not today's stricter default (only the stored ramp and the builder
+    number are rewritten here: the ramp is all that tells the two rules apart on load)."""
     src = resolve_corpus("world", embedder)
 
     def edit(m: dict) -> None:
         m["build"]["builder"] = 6
-        m["build"]["photo_variants"] = [""]
         m["matching"]["known_lo"], m["matching"]["known_hi"] = 0.2, 0.6
 
     old = Matcher(load_corpus(corpus_variant(src, tmp_path / "world", edit)))
