@@ -158,6 +158,7 @@ def test_paced_sink_records_a_deadline_miss_when_the_writer_stalls(tmp_path: Pat
     assert len(heard) == 16 * BLOCK + len(silent)
     assert silent[0] == 8 * BLOCK and np.all(np.diff(silent) == 1)
     assert len(silent) == pytest.approx(late * RATE, abs=2)
+    assert sink.dropouts == [(8 * BLOCK, len(silent))]  # where the recording's silence is
 
 
 def test_paced_sink_has_no_miss_when_the_writer_keeps_up() -> None:

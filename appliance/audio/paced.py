@@ -74,6 +74,10 @@ class PacedSink:
         self.deadline_misses = 0
         #: Lateness of each miss, in seconds (the silence heard).
         self.lateness_s: list[float] = []
+        #: Where each miss's silence sits in what a listener heard (the ``record`` file):
+        #: (first frame, frames), so a recording's silences can be told from the music's.
+        self.dropouts: list[tuple[int, int]] = []
+        self._heard_offset = 0  # frames heard in the recording minus frames_written
         #: Longest time the writer spent between two writes (outside ``write``), in seconds.
         self.longest_write_interval_s = 0.0
         self.blocks_written = 0
@@ -102,7 +106,8 @@ class PacedSink:
         if self._open:
             return
         self._anchor, self._last_write = None, None
-        if self.record is not None:
+        if self.record is not None:  # a new recording: dropouts count from its start
+            self.dropouts, self._heard_offset = [], -self.frames_written
             self._wav = WavSink(
                 self.record, self.sample_rate, self.block_size, self.sample_format,
                 channels=self.channels,
@@ -133,8 +138,11 @@ class PacedSink:
             self.deadline_misses += 1
             self.xruns += 1
             self.lateness_s.append(late)
+            silent = round(late * rate)
+            self.dropouts.append((self.frames_written + self._heard_offset, silent))
+            self._heard_offset += silent
             if self._wav is not None:
-                self._wav.write_silence_frames(round(late * rate))
+                self._wav.write_silence_frames(silent)
             self._anchor, self._anchor_frames = now, self.frames_written
         else:
             room_at = play_at + frames / rate - self.buffer_s
