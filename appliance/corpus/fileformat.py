@@ -157,7 +157,7 @@ class Corpus:
         the disk (an SD card: milliseconds); this reads the file into the page cache and
         maps every page before the audio thread sees the corpus. The file is read with
         plain reads first, which let go of the GIL while the disk works: faulting the
-        map's pages in from numpy holds it through every disk wait (13 ms per 1 MB chunk
+        map's pages in from numpy holds it through every disk wait (up to 13 ms at a time
         from a cold NVMe disk here, more from an SD card), and the audio thread, which
         needs the GIL between blocks, would run its 43 ms buffer dry. Mapping the pages
         then costs only minor faults, in 1 MB calls so the audio thread gets the GIL in
