@@ -333,7 +333,11 @@ def measure_dev(model: Path) -> int:
           f"{corpus.num_keyframes} keyframes: right scene {figs['dev_right_scene']:.1%}, "
           f"mean mass on it {figs['dev_mean_mass']:.1%}, segment {figs['dev_segment']:.1%}, "
           f"none max {figs['dev_none_max']:.1%} (mean distance from uniform "
-          f"{figs['dev_none_tv']:.3f})")
+          f"{figs['dev_none_tv']:.3f}); none indoors (rooms, objects, food, people): max "
+          f"{figs['dev_none_max_indoors']:.1%}, {figs['dev_none_indoors_le_half']:.1%} at most "
+          f"50 %; none outdoors (streets, skylines, landscapes): max "
+          f"{figs['dev_none_max_outdoors']:.1%}, {figs['dev_none_outdoors_le_half']:.1%} at most "
+          "50 %")
     return 0
 
 

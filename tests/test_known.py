@@ -236,3 +236,16 @@ def test_no_development_photo_is_a_corpus_photo() -> None:
     dev = {cached_file_sha256(p.path) for p in read_dev_set()}
     corpus = {cached_file_sha256(p) for p in (CORPORA_DIR / "media").rglob("*.jpg")}
     assert len(dev) == len(read_dev_set()) and not dev & corpus
+
+
+def test_every_none_photo_names_its_setting(tmp_path: Path) -> None:
+    """The benchmark splits unknown sights into rooms and things (the issue's living room and
+    cup) and outdoor places: a none photo without a setting is refused, naming the file."""
+    photos = read_dev_set()
+    settings = {p.setting for p in photos if p.scene == "none"}
+    assert settings == {"indoors", "outdoors"}
+    assert all(p.setting == "" for p in photos if p.scene != "none")
+    bad = tmp_path / "dev.toml"
+    bad.write_text('[[photo]]\nfile = "a_room.jpg"\nscene = "none"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"a_room\.jpg.*setting indoors or outdoors"):
+        read_dev_set(bad)

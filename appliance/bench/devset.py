@@ -13,7 +13,13 @@ as a camera frame would be (``Matcher.probabilities``):
 - ``dev_none_max``: the largest single-scene mass any ``none`` photo gets
   (the time-uniform p gives the longest scene's share);
 - ``dev_none_tv``: the mean total-variation distance of the ``none`` photos'
-  p from the time-uniform p (0: exactly "somewhere").
+  p from the time-uniform p (0: exactly "somewhere");
+- ``dev_none_max_indoors`` / ``dev_none_max_outdoors``: ``dev_none_max`` over the
+  ``none`` photos of rooms, objects, food and people (the issue's living room, cup,
+  chair, portrait, clock and brushes) and over those of streets, buildings,
+  skylines and landscapes, which look far more like the corpus' own places; and
+  ``dev_none_indoors_le_half`` / ``dev_none_outdoors_le_half``: the share of each
+  group at or below 50 % on every scene.
 
 ``scripts/measure_matching.py`` prints the same figures with a line per photo.
 """
@@ -36,11 +42,14 @@ DEV_MANIFEST = DEV_DIR / "dev.toml"
 
 @dataclass(frozen=True)
 class DevPhoto:
-    """One labelled photo: ``scene`` is a world scene name or ``"none"``."""
+    """One labelled photo: ``scene`` is a world scene name or ``"none"``; ``setting``
+    (``none`` photos only) is ``"indoors"`` (rooms, objects, food, people) or
+    ``"outdoors"`` (streets, buildings, skylines, landscapes)."""
 
     path: Path
     scene: str
     segment: str
+    setting: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,20 @@ class DevResult:
         return max(self.scenes, key=self.scenes.__getitem__)
 
 
+SETTINGS = ("indoors", "outdoors")
+
+
 def read_dev_set(manifest: Path = DEV_MANIFEST) -> list[DevPhoto]:
     raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    return [DevPhoto(manifest.parent / p["file"], str(p["scene"]), str(p.get("segment", "")))
-            for p in raw["photo"]]
+    photos = []
+    for p in raw["photo"]:
+        scene, setting = str(p["scene"]), str(p.get("setting", ""))
+        if (scene == "none") != (setting in SETTINGS):
+            want = f"setting {' or '.join(SETTINGS)}" if scene == "none" else "no setting"
+            raise ValueError(f"{manifest}: {p['file']}: a {scene!r} photo needs {want}")
+        photos.append(DevPhoto(manifest.parent / p["file"], scene, str(p.get("segment", "")),
+                               setting))
+    return photos
 
 
 def evaluate(matcher, embedder, photos: list[DevPhoto]) -> list[DevResult]:
@@ -89,9 +108,20 @@ def figures(results: list[DevResult]) -> dict[str, float]:
             for r in animals])),
         "dev_none_max": float(max(max(r.scenes.values()) for r in none)),
         "dev_none_tv": float(np.mean([r.tv_from_uniform for r in none])),
+        **_by_setting(none),
         "dev_photos": len(results),
         "dev_none_photos": len(none),
     }
+
+
+def _by_setting(none: list[DevResult]) -> dict[str, float]:
+    out = {}
+    for setting in SETTINGS:
+        tops = [max(r.scenes.values()) for r in none if r.photo.setting == setting]
+        if tops:
+            out[f"dev_none_max_{setting}"] = float(max(tops))
+            out[f"dev_none_{setting}_le_half"] = float(np.mean([t <= 0.5 for t in tops]))
+    return out
 
 
 def print_table(results: list[DevResult], out=sys.stdout) -> None:
@@ -122,5 +152,6 @@ def run(quick: bool = False) -> dict[str, object]:
     figs = figures(results)
     say(f"development set: {figs['dev_photos']} photos ({figs['dev_none_photos']} none): "
         f"right scene {figs['dev_right_scene']:.2f}, mean mass {figs['dev_mean_mass']:.2f}, "
-        f"segment {figs['dev_segment']:.2f}, none max {figs['dev_none_max']:.2f}")
+        f"segment {figs['dev_segment']:.2f}, none max {figs['dev_none_max']:.2f} (indoors "
+        f"{figs['dev_none_max_indoors']:.2f}, outdoors {figs['dev_none_max_outdoors']:.2f})")
     return figs
