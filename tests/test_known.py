@@ -241,11 +241,12 @@ def test_no_development_photo_is_a_corpus_photo() -> None:
 def test_every_none_photo_names_its_setting(tmp_path: Path) -> None:
     """The benchmark splits unknown sights into rooms and things (the issue's living room and
     cup) and outdoor places: a none photo without a setting is refused, naming the file."""
-    photos = read_dev_set()
-    settings = {p.setting for p in photos if p.scene == "none"}
-    assert settings == {"indoors", "outdoors"}
-    assert all(p.setting == "" for p in photos if p.scene != "none")
+    assert {p.setting for p in read_dev_set() if p.scene == "none"} == {"indoors", "outdoors"}
     bad = tmp_path / "dev.toml"
     bad.write_text('[[photo]]\nfile = "a_room.jpg"\nscene = "none"\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"a_room\.jpg.*setting indoors or outdoors"):
+        read_dev_set(bad)
+    bad.write_text('[[photo]]\nfile = "a_wood.jpg"\nscene = "forest"\nsetting = "outdoors"\n',
+                   encoding="utf-8")
+    with pytest.raises(ValueError, match=r"a_wood\.jpg.*needs no setting"):
         read_dev_set(bad)
