@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from test_corpus_support import SCENE_PHOTOS, small_corpus
 
-from appliance.corpus import Matcher, load_corpus
+from appliance.corpus import Matcher, classpart, load_corpus
 from appliance.corpus import matcher as matcher_module
-from appliance.corpus.kernel import int8_dot, int8_sqnorm
+from appliance.corpus.kernel import int8_dot, int8_sqnorm, joint_squared
 from appliance.corpus.mapping import MappingParams, probabilities
 from appliance.corpus.quantize import dequantize_rows, quantize_rows
 from appliance.vision.images import load_rgb
@@ -119,6 +119,33 @@ def test_kernels_match_numpy() -> None:
     x = rng.normal(size=2048).astype(np.float32)
     np.testing.assert_allclose(int8_dot(q, x), q.astype(np.float64) @ x, rtol=1e-4, atol=1e-2)
     assert np.array_equal(int8_sqnorm(q), (q.astype(np.int64) ** 2).sum(1))
+
+
+def test_one_pass_distances_equal_the_parts_summed() -> None:
+    """The large-corpus kernel sums the visual, class and kind parts in one pass; it must
+    give what the parts give one by one, and the visual part alone without class parts."""
+    rng = np.random.default_rng(4)
+    k = 500
+    q = rng.integers(-127, 128, (k, 2048), dtype=np.int8)
+    scales = rng.uniform(0.001, 0.01, k)
+    rows = q.astype(np.float64) * scales[:, None]
+    sqnorm = (rows**2).sum(1)
+    x = np.abs(rng.normal(size=2048)).astype(np.float32)
+    visual = np.maximum((x.astype(np.float64) ** 2).sum() + sqnorm - 2 * rows @ x, 0.0)
+    out = np.empty(k)
+    np.testing.assert_allclose(joint_squared(q, scales, sqnorm, x, None, None, out), visual,
+                               rtol=1e-4, atol=1e-4)
+    post = rng.dirichlet(np.full(1000, 0.05), k + 1)
+    idx = np.argsort(-post[:k], axis=1)[:, :classpart.CLASS_TOP].astype(np.int16)
+    kept = np.take_along_axis(post[:k], idx.astype(np.int64), axis=1)
+    sq = np.rint(np.sqrt(kept / kept.sum(1, keepdims=True)) * 255).astype(np.uint8)
+    kinds, roots = classpart.keyframe_kinds(idx, sq)
+    frame = post[k]
+    want = (visual + 0.25 * classpart.squared_distances(np.sqrt(frame), idx, sq)
+            + 0.49 * classpart.squared_distances(classpart.frame_kinds(frame), kinds, roots))
+    got = joint_squared(q, scales, sqnorm, x, (idx, sq, np.sqrt(frame), 0.5),
+                        (kinds, roots, classpart.frame_kinds(frame), 0.7), out)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_quantization_keeps_distances() -> None:

@@ -14,7 +14,8 @@ synthesizer. When the camera is lost it relaxes to ``matcher.uniform()``.
 
 Cost per frame: one pass over the K×D int8 keyframe rows plus O(K) work.
 Small corpora (≤ ``DENSE_MAX`` keyframes) keep a float32 copy and use BLAS;
-large ones use a single-threaded Numba int8 kernel (kernel.py): 36,000
+large ones one two-threaded Numba pass (kernel.py) that reads each int8 row
+once and adds its class and kind parts while it is in cache: 36,000
 keyframes in under 10 ms (``scripts/bench``, key ``match_ms_36k``).
 
 When both the distances and p are wanted (e.g. to show the nearest
@@ -56,7 +57,7 @@ class Matcher:
             self._rows = q
             self._scales = scales.astype(np.float64)
             self._sq = int8_sqnorm(q).astype(np.float64) * self._scales**2
-            self._dot = np.empty(q.shape[0], dtype=np.float32)
+            self._d2 = np.empty(q.shape[0], dtype=np.float64)  # reused by every frame
         self._scene_idx = np.asarray([corpus.scene_names.index(s) for s in corpus.scenes])
         seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
         self._segment_idx = np.asarray(seg, dtype=np.int64)
@@ -102,22 +103,20 @@ class Matcher:
         ``x``: the embedder's pooled vector (D,) or an Embedding (vector + feature map).
         """
         v = self.transform(x)
-        if self.dense:
-            dots = (self._rows @ v).astype(np.float64)
+        if not self.dense:
+            d2 = self._joint_squared(v, x)
         else:
-            from appliance.corpus.kernel import int8_dot
-
-            dots = int8_dot(self._rows, v, self._dot).astype(np.float64) * self._scales
-        d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
-        if self._class_weight > 0:
-            posterior = self.posterior(x)
-            frame_sqrt = np.sqrt(posterior).astype(np.float32)
-            d2 = d2 + self._class_weight**2 * classpart.squared_distances(
-                frame_sqrt, self._class_idx, self._class_sqrt)
-            if self._kind_weight > 0:
-                d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
-                    classpart.frame_kinds(posterior), self._kind_idx, self._kind_sqrt)
-        d2 = np.maximum(d2, 0.0)
+            dots = (self._rows @ v).astype(np.float64)
+            d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
+            if self._class_weight > 0:
+                posterior = self.posterior(x)
+                frame_sqrt = np.sqrt(posterior).astype(np.float32)
+                d2 = d2 + self._class_weight**2 * classpart.squared_distances(
+                    frame_sqrt, self._class_idx, self._class_sqrt)
+                if self._kind_weight > 0:
+                    d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
+                        classpart.frame_kinds(posterior), self._kind_idx, self._kind_sqrt)
+            d2 = np.maximum(d2, 0.0)
         nearest = float(np.sqrt(d2.min()))
         if self._scene_weight > 0:
             terms = discriminant.squared_terms(v, self._scene_axes, self._scene_centres)
@@ -125,6 +124,20 @@ class Matcher:
         d = np.sqrt(d2)
         self._last_d, self._last_nearest = d, nearest
         return d
+
+    def _joint_squared(self, v: np.ndarray, x) -> np.ndarray:
+        """Large corpora: the fixed parts' squared distances in one Numba pass (kernel.py)."""
+        from appliance.corpus.kernel import joint_squared
+
+        classes = kinds = None
+        if self._class_weight > 0:
+            posterior = self.posterior(x)
+            classes = (self._class_idx, self._class_sqrt, np.sqrt(posterior),
+                       self._class_weight)
+            if self._kind_weight > 0:
+                kinds = (self._kind_idx, self._kind_sqrt, classpart.frame_kinds(posterior),
+                         self._kind_weight)
+        return joint_squared(self._rows, self._scales, self._sq, v, classes, kinds, self._d2)
 
     def _nearest(self, d: np.ndarray) -> float | None:
         """The nearest distance without the scene part, for distances from distances()."""
