@@ -1,6 +1,7 @@
-"""Numba kernels for large corpora: int8 rows · float32 query, without a float copy.
+"""Numba kernels for large corpora: distances from int8 rows, without a float copy.
 
-For 36,000 keyframes × 2048 the rows are 74 MB of int8. The kernel reads each
+For 36,000 keyframes × 2048 the rows are 74 MB of int8. The distance kernel
+(``joint_squared``) reads each
 byte once and converts it in registers (AVX2 on x86, NEON on the Pi). It runs
 on **two threads** (``MATCH_THREADS``): measured on this 2-core VM, one thread
 took 8.3–9.4 ms median and two 2.6–3.3 ms (p95 under 4.7 ms), results
@@ -28,16 +29,6 @@ _LOCK = threading.Lock()
 def _compile() -> None:
     from numba import njit, prange
 
-    @njit(fastmath=True, cache=True, nogil=True, parallel=True)
-    def int8_dot(q, x, out):  # pragma: no cover - compiled
-        k_count, dim = q.shape
-        for k in prange(k_count):
-            acc = np.float32(0.0)
-            row = q[k]
-            for j in range(dim):
-                acc += np.float32(row[j]) * x[j]
-            out[k] = acc
-
     @njit(cache=True, nogil=True)
     def int8_sqnorm(q, out):  # pragma: no cover - compiled
         k_count, dim = q.shape
@@ -49,14 +40,18 @@ def _compile() -> None:
                 acc += v * v
             out[k] = acc
 
+    @njit(fastmath=True, cache=True, nogil=True, inline="always")
+    def overlap(idx, sq, frame_sqrt, k):  # pragma: no cover - compiled
+        # Σ_j √P_k(c_j) · √P_frame(c_j) for keyframe k's stored part (×255 undone).
+        acc = np.float32(0.0)
+        for j in range(idx.shape[1]):
+            acc += np.float32(sq[k, j]) * frame_sqrt[idx[k, j]]
+        return acc * np.float32(1.0 / 255.0)
+
     @njit(fastmath=True, cache=True, nogil=True, parallel=True)
     def class_overlap(idx, sq, frame_sqrt, out):  # pragma: no cover - compiled
-        k_count, top = idx.shape
-        for k in prange(k_count):
-            acc = np.float32(0.0)
-            for j in range(top):
-                acc += np.float32(sq[k, j]) * frame_sqrt[idx[k, j]]
-            out[k] = acc * np.float32(1.0 / 255.0)
+        for k in prange(idx.shape[0]):
+            out[k] = overlap(idx, sq, frame_sqrt, k)
 
     @njit(fastmath=True, cache=True, nogil=True, parallel=True)
     def joint_squared(q, scales, sqnorm, x, xx, cidx, csq, fc, wc2, gidx, gsq, fg, wg2,
@@ -70,29 +65,14 @@ def _compile() -> None:
             for j in range(dim):
                 acc += np.float32(row[j]) * x[j]
             visual = xx + sqnorm[k] - 2.0 * scales[k] * acc
-            c = np.float32(0.0)
-            for j in range(cidx.shape[1]):
-                c += np.float32(csq[k, j]) * fc[cidx[k, j]]
-            g = np.float32(0.0)
-            for j in range(gidx.shape[1]):
-                g += np.float32(gsq[k, j]) * fg[gidx[k, j]]
-            out[k] = (max(visual, 0.0) + wc2 * max(2.0 - 2.0 * c / 255.0, 0.0)
-                      + wg2 * max(2.0 - 2.0 * g / 255.0, 0.0))
+            c = overlap(cidx, csq, fc, k)
+            g = overlap(gidx, gsq, fg, k)
+            out[k] = (max(visual, 0.0) + wc2 * max(2.0 - 2.0 * c, 0.0)
+                      + wg2 * max(2.0 - 2.0 * g, 0.0))
 
-    _KERNELS["dot"] = int8_dot
     _KERNELS["joint"] = joint_squared
     _KERNELS["sqnorm"] = int8_sqnorm
     _KERNELS["overlap"] = class_overlap
-
-
-def int8_dot(q: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``q @ x`` for int8 q (K, D) and float32 x (D,), as float32 (K,)."""
-    if not _KERNELS:
-        _compile()
-    if out is None:
-        out = np.empty(q.shape[0], dtype=np.float32)
-    _run_parallel("dot", q, np.ascontiguousarray(x, dtype=np.float32), out)
-    return out
 
 
 def _run_parallel(name: str, *args: np.ndarray) -> None:
@@ -107,16 +87,11 @@ def _run_parallel(name: str, *args: np.ndarray) -> None:
 #: A stored class or kind part for :func:`joint_squared`: (index int16 (K, T), √mass × 255
 #: uint8 (K, T), the frame's √posterior or √kinds float32, weight).
 Part = tuple[np.ndarray, np.ndarray, np.ndarray, float]
-_NO_PART: dict[int, Part] = {}
 
 
 def _no_part(k: int) -> Part:
     """A zero-width part (weight 0) for a space without a class or kind part."""
-    if k not in _NO_PART:
-        _NO_PART.clear()
-        _NO_PART[k] = (np.empty((k, 0), np.int16), np.empty((k, 0), np.uint8),
-                       np.zeros(1, np.float32), 0.0)
-    return _NO_PART[k]
+    return np.empty((k, 0), np.int16), np.empty((k, 0), np.uint8), np.zeros(1, np.float32), 0.0
 
 
 def joint_squared(q: np.ndarray, scales: np.ndarray, sqnorm: np.ndarray, x: np.ndarray,
