@@ -107,20 +107,23 @@ def test_a_corpus_with_one_envelope_plays_by_that_rule(tmp_path: Path, embedder,
 
 
 def test_a_builder_6_corpus_keeps_its_own_ramp(tmp_path: Path, embedder) -> None:
-    """Builder 6 judged unknown sights on the ramp 0.2-0.6; a corpus keeps the ramp stored
-    in its manifest, not today's stricter default (only the stored ramp and the builder
-    number are rewritten here: the ramp is all that tells the two rules apart on load)."""
+    """Builder 6 judged unknown sights on the ramp 0.2-0.6, without a background; a corpus
+    keeps the ramp stored in its manifest, not today's default (only the stored ramp, the
+    background and the builder number are rewritten here: they are all that tells the
+    rules apart on load)."""
     src = resolve_corpus("world", embedder)
 
     def edit(m: dict) -> None:
         m["build"]["builder"] = 6
         m["matching"]["known_lo"], m["matching"]["known_hi"] = 0.2, 0.6
+        m.pop("background")
 
     old = Matcher(load_corpus(corpus_variant(src, tmp_path / "world", edit)))
     new = Matcher(load_corpus(src))
-    assert (new.params.known_lo, new.params.known_hi) == (known_rule.KNOWN_LO, known_rule.KNOWN_HI)
+    lo, hi = known_rule.KNOWN_LO_BACKGROUND, known_rule.KNOWN_HI_BACKGROUND
+    assert (new.params.known_lo, new.params.known_hi) == (lo, hi)
     assert (old.params.known_lo, old.params.known_hi) == (0.2, 0.6)
-    # A view the two ramps judge differently: known between 0.2 and 0.8.
+    # A view the two ramps judge differently: known between 0.2 and 0.6.
     for photo in read_dev_set():
         x = embedder.embed(load_rgb(photo.path))
         d = old.distances(x)
@@ -130,7 +133,9 @@ def test_a_builder_6_corpus_keeps_its_own_ramp(tmp_path: Path, embedder) -> None
     else:
         pytest.fail("no development photo with a knownness between 0.25 and 0.55")
     assert old.known_confidence(x, d) == pytest.approx((k - 0.2) / 0.4)
-    assert new.known_confidence(x, d) == pytest.approx(0.0 if k <= 0.4 else (k - 0.4) / 0.4)
+    d = new.distances(x)
+    ramp = min(1.0, max(0.0, (new.knownness(x, d) - lo) / (hi - lo)))
+    assert new.known_confidence(x, d) == pytest.approx(ramp * (1 - new.background_share(x, d)))
 
 
 def test_a_dog_of_another_breed_is_still_a_known_kind(head: ClassHead, embedder,

@@ -176,7 +176,8 @@ def test_match_cli_json(corpus, media: Path, capsys) -> None:
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2
     first = json.loads(lines[0])
-    assert set(first) == {"image", "scenes", "segments", "top"}
+    assert set(first) == {"image", "scenes", "segments", "background", "top"}
+    assert 0.0 <= first["background"] < 0.05  # a corpus photo is not an ordinary place
     assert first["image"] == str(images[0])
     assert math.isclose(sum(first["scenes"].values()), 1.0, abs_tol=1e-4)
     assert max(first["scenes"], key=first["scenes"].get) == "farm"

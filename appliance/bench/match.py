@@ -15,6 +15,8 @@ reference, measured in the same run; ``match_ms_36k_vs_visual_only`` the ratio).
 ``classes_ms``: of that update, what the ImageNet classes add: the head's
 1000 × 2048 product, the unknown-sight check (known.py) and the class and kind
 parts of the distances (classpart.py); ``classes_ms_ratio`` is it over ``match_ms_36k``.
+``background_ms``: of that update, the background (background.py): the distances to
+its ``BG_ROWS`` rows in the joint space and the share ``b`` of the kernel on them.
 Also: the same update for the demo ``world`` corpus (dense float32 path), the
 time to open (load and validate) it, and, unless ``quick``, the time to build
 every demo corpus from scratch.
@@ -36,6 +38,7 @@ from appliance import DEFAULT_MODEL
 from appliance.bench import say, time_it
 
 K_LONG = 36_000  # 10 hours at one keyframe per second
+BG_ROWS = 360  # 120 background photos × 3 variants
 DIM = 2048
 
 
@@ -67,6 +70,8 @@ def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
     names = list(dict.fromkeys(scenes))
     axes = rng.normal(0, 1, (dim, max(1, len(names) - 1))).astype(np.float32)
     centres = rng.normal(0, 1, (len(names), axes.shape[1])).astype(np.float32)
+    bg = np.sqrt(rng.gamma(0.3, 1.0, (BG_ROWS, dim)).astype(np.float32))
+    bg_q, bg_scales = quantize_rows(bg / np.linalg.norm(bg, axis=1, keepdims=True))
     return Corpus(
         path=Path("synthetic"), name="synthetic", spoken_name="synthetic", description="",
         sample_rate=48000, channels=1, duration_s=float(k),
@@ -80,6 +85,9 @@ def synthetic_corpus(k: int = K_LONG, dim: int = DIM, seed: int = 0):
         manifest={"scene_spans": []},
         class_support=rng.uniform(0, 0.2, (len(names), 1000)).astype(np.float32),
         class_index=idx, class_sqrt=sq, scene_axes=axes, scene_centres=centres,
+        background_embeddings=bg_q, background_scales=bg_scales,
+        background_class_index=idx[:BG_ROWS], background_class_sqrt=sq[:BG_ROWS],
+        background_centre=centres[0], background_share=0.05,
     )
 
 
@@ -117,13 +125,15 @@ def run(quick: bool = False) -> dict[str, object]:
                                     m._kind_sqrt)
 
     cls_times = time_it(class_work, repeat)
+    bg_times = time_it(lambda: m.background_share(frame, d36.copy()), repeat)
+    out["background_ms"] = round(1000 * statistics.median(bg_times), 3)
     out["classes_ms"] = round(1000 * statistics.median(cls_times), 3)
     out["classes_ms_ratio"] = round(out["classes_ms"] / out["match_ms_36k"], 3)
     # The reference, side by side: the same update on the visual part alone (no class
     # part, no unknown-sight check), as before the ImageNet classes came in.
     visual = Matcher(corpus)
     visual._class_weight, visual._kind_weight, visual._head = 0.0, 0.0, None
-    visual._scene_weight = 0.0
+    visual._scene_weight, visual._bg_rows = 0.0, None
     vis_times = time_it(lambda: visual.probabilities(frame), repeat)
     out["match_ms_36k_visual_only"] = round(1000 * statistics.median(vis_times), 2)
     out["match_ms_36k_vs_visual_only"] = round(
@@ -156,7 +166,8 @@ def run(quick: bool = False) -> dict[str, object]:
         f"embeddings {mb:.1f} MB (budget 80), matcher set-up {out['match_setup_ms_36k']} ms, "
         f"left/right places {out['match_positions_ms_36k']} ms, of the update the "
         f"ImageNet classes {out['classes_ms']} ms (without them "
-        f"{out['match_ms_36k_visual_only']} ms), the scene part {out['scene_part_ms_36k']} ms "
+        f"{out['match_ms_36k_visual_only']} ms), the scene part {out['scene_part_ms_36k']} ms, "
+        f"the background {out['background_ms']} ms "
         f"(fitting it at build time {out.get('scene_fit_s_36k', '-')} s) "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.corpus import discriminant, known
+from appliance.corpus import background, discriminant, known
 from appliance.corpus import fileformat as ff
 from appliance.corpus.announce import render_announcement
 from appliance.corpus.augment import apply_variant
@@ -56,7 +56,7 @@ INTERVAL_RANGE_S = (0.04, 3600.0)
 MAX_KEYFRAMES = 100_000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 7
+BUILDER_VERSION = 8
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
 DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT,
                                 kinds=KIND_WEIGHT, scenes=discriminant.SCENE_WEIGHT)
@@ -225,6 +225,32 @@ def _stage_videos(source: Path, embedder, features: FeatureSpace, interval: floa
     return staged
 
 
+def _background_rows(embedder, features: FeatureSpace, head, deq: np.ndarray,
+                     parts: list[tuple[np.ndarray, np.ndarray, float]]
+                     ) -> dict[str, np.ndarray] | None:
+    """The background's arrays for this corpus (background.py): its rows in the corpus'
+    matching space (``deq``: the keyframes' visual rows; ``parts``: their class part, then
+    kind part, as calibrate takes them), without those as near to a keyframe as a new view
+    of it would be; None when there is no background (or the space pools the map)."""
+    bg = background.load_background(embedder) if not features.needs_feature_map else None
+    if bg is None:
+        return None
+    q, scales = quantize_rows(features.finish(bg.pooled))
+    idx, sq = keyframe_classes(head, bg.pooled)
+    own = [(idx, sq), keyframe_kinds(idx, sq)][: len(parts)]
+    near = [(*b, *k) for b, k in zip(own, parts, strict=True)]
+    rows = q.astype(np.float32) * scales[:, None]
+    keep = background.nearest_keyframe(rows, deq, near) >= background.PRUNE_NEARER
+    if not keep.any():
+        log.warning("every background row is as near to this corpus as its own views; "
+                    "it is built without the background")
+        return None
+    out = {ff.BG_EMBEDDINGS: q[keep], ff.BG_SCALES: scales[keep]}
+    if features.classes > 0:
+        out[ff.BG_CLASS_INDEX], out[ff.BG_CLASS_SQRT] = idx[keep], sq[keep]
+    return out
+
+
 def manifest_files(manifest: SceneManifest) -> list[Path]:
     """Every file a scene manifest's corpus depends on: itself, its credits, its media."""
     extra = [manifest.credits_file] if manifest.credits_file is not None else []
@@ -234,7 +260,8 @@ def manifest_files(manifest: SceneManifest) -> list[Path]:
 def source_fingerprint(files: list[Path], content: bool = True) -> str:
     """sha256 over the builder version and each source file (its bytes, or size+mtime)."""
     digest = hashlib.sha256(f"builder {BUILDER_VERSION}\n".encode())
-    for f in files:
+    # Every corpus carries the background (background.py): a new photo there rebuilds it.
+    for f in [*files, *background.fingerprint_files()]:
         if content:
             part = cached_file_sha256(f)
         else:
@@ -314,8 +341,6 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         parts.append((class_idx, class_sqrt, features.classes))
     if features.kinds > 0:
         parts.append((*keyframe_kinds(class_idx, class_sqrt), features.kinds))
-    # Calibrated without the scene part: it depends on the corpus (discriminant.py).
-    matching = calibrate(deq, np.asarray(s.group), originals, classes=parts)
     audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
     frames = int(audio.shape[0])
     times = np.asarray(s.times, dtype=np.float64)
@@ -339,13 +364,25 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         arrays[ff.CLASS_SQRT] = class_sqrt
     if features.center is not None:
         arrays[ff.MEAN] = features.center
+    # The background's rows (background.py); the GeM-pooled spaces have no stored vectors.
+    bg = _background_rows(embedder, features, head, deq, parts)
+    if bg is not None:
+        arrays.update(bg)
     scene_part = None
     if features.scenes > 0:
         scene_part = discriminant.fit(deq, labels[:, 0])
     if scene_part is None:
         features = features.without_scenes()  # one scene: nothing to tell apart
     else:
-        arrays[ff.SCENE_AXES], arrays[ff.SCENE_CENTRES] = scene_part
+        axes, centres = scene_part
+        arrays[ff.SCENE_AXES], arrays[ff.SCENE_CENTRES] = axes, centres
+        if bg is not None:  # the background's mean place on the corpus' own axes
+            rows = bg[ff.BG_EMBEDDINGS].astype(np.float32) * bg[ff.BG_SCALES][:, None]
+            arrays[ff.BG_CENTRE] = (rows @ axes).mean(axis=0).astype(np.float32)
+    # Calibrated without the scene part: it depends on the corpus (discriminant.py).
+    ramp = ((known.KNOWN_LO_BACKGROUND, known.KNOWN_HI_BACKGROUND) if bg is not None
+            else (known.KNOWN_LO, known.KNOWN_HI))
+    matching = calibrate(deq, np.asarray(s.group), originals, classes=parts, known_ramp=ramp)
     sums = ff.save_arrays(tmp, arrays)
     announcement = render_announcement(s.spoken_name, tmp)
     manifest = {
@@ -374,6 +411,8 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
         "origins": origins,
         "variants": variant_names,
         "scene_spans": [[n, a, b] for n, a, b in s.scene_spans],
+        "background": None if bg is None else {
+            "rows": len(bg[ff.BG_EMBEDDINGS]), "share": background.SHARE},
         "source": {"kind": kind, "path": str(source.resolve()), "fingerprint": fingerprint},
         "build": {
             "builder": BUILDER_VERSION,

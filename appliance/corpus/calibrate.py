@@ -86,9 +86,11 @@ def calibrate(vectors: np.ndarray, groups: np.ndarray, originals: np.ndarray,
               floor: float = DEFAULT_FLOOR, tau_fraction: float = TAU_FRACTION,
               confidence: bool = True, d_near: float | None = None,
               d_far: float | None = None,
-              classes: Sequence[ClassPart] = ()) -> MappingParams:
+              classes: Sequence[ClassPart] = (),
+              known_ramp: tuple[float, float] = (known.KNOWN_LO, known.KNOWN_HI)
+              ) -> MappingParams:
     """MappingParams for a corpus' keyframe ``vectors`` (K, D) in the matching space (and
-    their class part, when the space has one)."""
+    their class part, when the space has one); ``known_ramp``: the unknown-sight ramp."""
     if d_near is None or d_far is None:
         d_near, d_far = (D_NEAR_JOINT, D_FAR_JOINT) if classes else (D_NEAR, D_FAR)
     _nearest, spread = nearest_other(vectors, groups, originals, classes)
@@ -98,5 +100,5 @@ def calibrate(vectors: np.ndarray, groups: np.ndarray, originals: np.ndarray,
     if not confidence:
         return MappingParams(tau=tau, floor=floor)
     return MappingParams(tau=tau, floor=floor, d_near=d_near, d_far=d_far,
-                         known_lo=known.KNOWN_LO, known_hi=known.KNOWN_HI,
+                         known_lo=known_ramp[0], known_hi=known_ramp[1],
                          support_gain=known.GAIN)

@@ -68,11 +68,13 @@ def _cmd_match(args: argparse.Namespace) -> int:
         scenes = matcher.scene_masses(p)
         segments = matcher.segment_masses(p)
         top = matcher.top(p, d, args.top)
+        elsewhere = matcher.background_share(x, d)  # the pull of ordinary places, 0 … 1
         if args.json:
             print(json.dumps({
                 "image": str(image),
                 "scenes": {k: round(v, 6) for k, v in scenes.items()},
                 "segments": {k: round(v, 6) for k, v in segments.items()},
+                "background": round(elsewhere, 6),
                 "top": [{"time": round(t["time"], 3), "scene": t["scene"],
                          "distance": round(t["distance"], 6), "p": round(t["p"], 6)}
                         for t in top],
@@ -84,6 +86,8 @@ def _cmd_match(args: argparse.Namespace) -> int:
         for name, mass in sorted(segments.items(), key=lambda kv: -kv[1]):
             if mass >= 0.005:
                 print(f"    segment {name:<10} {100 * mass:5.1f} %")
+        if matcher.has_background:
+            print(f"  nearer to ordinary places than to the corpus: {100 * elsewhere:5.1f} %")
         print("  top keyframes:")
         for t in top:
             where = t["scene"] + (f"/{t['segment']}" if t["segment"] else "")

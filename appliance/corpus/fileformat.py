@@ -17,6 +17,13 @@
     class_sqrt.npy     uint8 (K, T): the square roots of their renormalised posteriors × 255
                        (the class part of the matching space, classpart.py; only when
                        the features' ``classes`` weight is above 0)
+    scene_axes.npy     float32 (D, m) and scene_centres.npy float32 (scenes, m): the scene
+                       part (discriminant.py; only when the features' ``scenes`` weight is
+                       above 0 and the corpus has two scenes or more)
+    background*.npy    the background's rows (builder 8 on, background.py): int8 (B, D)
+                       and float32 (B,) scales like the keyframes', their class parts
+                       (int16 / uint8 (B, T)) and the background's place on the scene axes
+                       (float32 (m,)); the manifest's ``background`` says B and the share
     announce.wav       the spoken name (only when espeak-ng was there at build time)
 
 Keyframe times (s, float64) are in the manifest. Keyframe k spans
@@ -73,6 +80,11 @@ AUDIO, EMBEDDINGS, SCALES, LABELS, MEAN, CLASSES = (
     "class_support.npy")
 CLASS_INDEX, CLASS_SQRT = "class_index.npy", "class_sqrt.npy"
 SCENE_AXES, SCENE_CENTRES = "scene_axes.npy", "scene_centres.npy"
+BG_EMBEDDINGS, BG_SCALES, BG_CLASS_INDEX, BG_CLASS_SQRT, BG_CENTRE = (
+    "background.npy", "background_scales.npy", "background_class_index.npy",
+    "background_class_sqrt.npy", "background_centre.npy")
+#: Most background rows a corpus may carry (photos × variants; background.py).
+MAX_BACKGROUND_ROWS = 20_000
 #: The oldest builder whose corpora this appliance plays: builder 3 added the class
 #: support that tells unknown sights apart; an older corpus would call up its places
 #: for a living room as surely as for a harbour, so it is refused with the rebuild command.
@@ -127,6 +139,14 @@ class Corpus:
     #: The scene part (discriminant.py): float32 axes (D, m) and scene centres (S, m).
     scene_axes: np.ndarray | None = None
     scene_centres: np.ndarray | None = None
+    #: The background (background.py, builder 8 on): int8 rows (B, D), float32 scales (B,),
+    #: class parts (B, T), place on the scene axes (m,), prior share; None when absent.
+    background_embeddings: np.ndarray | None = None
+    background_scales: np.ndarray | None = None
+    background_class_index: np.ndarray | None = None
+    background_class_sqrt: np.ndarray | None = None
+    background_centre: np.ndarray | None = None
+    background_share: float = 0.0
 
     @property
     def num_keyframes(self) -> int:
@@ -417,18 +437,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     features = FeatureSpace.from_description(feat_desc, center, f"corpus {path}")
     class_idx = class_sqrt = None
     if features.classes > 0:
-        class_idx = _load_npy(path, CLASS_INDEX)
-        class_sqrt = _load_npy(path, CLASS_SQRT)
-        _expect(class_idx.dtype == np.int16 and class_idx.ndim == 2
-                and class_idx.shape[0] == k and 1 <= class_idx.shape[1] <= 1000
-                and bool(np.all((class_idx >= 0) & (class_idx < 1000))), path,
-                f"{CLASS_INDEX} should be int16 ({k}, T) class numbers below 1000")
-        ok = class_sqrt.dtype == np.uint8 and class_sqrt.shape == class_idx.shape
-        if ok:
-            rows = class_sqrt.astype(np.float64) / 255.0
-            ok = bool(np.all(np.abs((rows**2).sum(axis=1) - 1.0) < 0.05))
-        _expect(ok, path, f"{CLASS_SQRT} should be uint8 {class_idx.shape}: square roots × 255 "
-                "whose squares sum to 1 per row")
+        class_idx, class_sqrt = _class_parts(path, CLASS_INDEX, CLASS_SQRT, k)
         arrays[CLASS_INDEX], arrays[CLASS_SQRT] = class_idx, class_sqrt
     axes = centres = None
     if features.scenes > 0:
@@ -446,6 +455,8 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         _expect(float(np.abs(axes).max()) < 1e6 and float(np.abs(centres).max()) < 1e6, path,
                 f"{SCENE_AXES} or {SCENE_CENTRES} holds values out of range")
         arrays[SCENE_AXES], arrays[SCENE_CENTRES] = axes, centres
+    bg = _background(path, m.get("background"), dim, features, axes)
+    arrays.update(bg)
     for fname, arr in arrays.items():
         _expect(sums.get(fname) == crc32(arr), path,
                 f"{fname} does not match its checksum (corrupt)", fix=f"rebuild with: {hint}")
@@ -494,7 +505,8 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
 
     scene_of = [scene_names[i] for i in labels[:, 0]]
     segment_of = [segment_labels[i] if i >= 0 else "" for i in labels[:, 1]]
-    extra = tuple(a for a in (kf_loud, class_idx, class_sqrt, axes, centres) if a is not None)
+    extra = tuple(a for a in (kf_loud, class_idx, class_sqrt, axes, centres, *bg.values())
+                  if a is not None)
     for arr in (emb, scales, labels, times, support, *extra):
         arr.flags.writeable = False
     return Corpus(
@@ -512,7 +524,59 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         keyframe_loudness_lufs=kf_loud, class_support=np.atleast_2d(support),
         class_index=class_idx,
         class_sqrt=class_sqrt, scene_axes=axes, scene_centres=centres,
+        background_embeddings=bg.get(BG_EMBEDDINGS), background_scales=bg.get(BG_SCALES),
+        background_class_index=bg.get(BG_CLASS_INDEX),
+        background_class_sqrt=bg.get(BG_CLASS_SQRT), background_centre=bg.get(BG_CENTRE),
+        background_share=float(m["background"]["share"]) if bg else 0.0,
     )
+
+
+def _class_parts(path: Path, index_name: str, sqrt_name: str,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Load and check a class part: int16 (k, T) class numbers and uint8 square roots."""
+    class_idx = _load_npy(path, index_name)
+    class_sqrt = _load_npy(path, sqrt_name)
+    _expect(class_idx.dtype == np.int16 and class_idx.ndim == 2
+            and class_idx.shape[0] == k and 1 <= class_idx.shape[1] <= 1000
+            and bool(np.all((class_idx >= 0) & (class_idx < 1000))), path,
+            f"{index_name} should be int16 ({k}, T) class numbers below 1000")
+    ok = class_sqrt.dtype == np.uint8 and class_sqrt.shape == class_idx.shape
+    if ok:
+        rows = class_sqrt.astype(np.float64) / 255.0
+        ok = bool(np.all(np.abs((rows**2).sum(axis=1) - 1.0) < 0.05))
+    _expect(ok, path, f"{sqrt_name} should be uint8 {class_idx.shape}: square roots × 255 "
+            "whose squares sum to 1 per row")
+    return class_idx, class_sqrt
+
+
+def _background(path: Path, desc: object, dim: int, features: FeatureSpace,
+                axes: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The background's arrays (background.py) by file name; {} when the corpus has none."""
+    if desc is None:
+        return {}
+    _expect(isinstance(desc, dict) and isinstance(desc.get("rows"), int)
+            and 0 < desc["rows"] <= MAX_BACKGROUND_ROWS
+            and isinstance(desc.get("share"), (int, float))
+            and 0.0 < float(desc["share"]) <= 1.0, path,
+            f"background must name its rows (1..{MAX_BACKGROUND_ROWS}) and a share in (0, 1]")
+    b = int(desc["rows"])
+    out = {BG_EMBEDDINGS: _load_npy(path, BG_EMBEDDINGS), BG_SCALES: _load_npy(path, BG_SCALES)}
+    _expect(out[BG_EMBEDDINGS].dtype == np.int8 and out[BG_EMBEDDINGS].shape == (b, dim), path,
+            f"{BG_EMBEDDINGS} should be int8 ({b}, {dim})")
+    sc = out[BG_SCALES]
+    _expect(sc.dtype == np.float32 and sc.shape == (b,) and bool(np.all(np.isfinite(sc)))
+            and bool(np.all(sc > 0)) and bool(np.all(sc <= MAX_SCALE)), path,
+            f"{BG_SCALES} should be {b} float32 scales in (0, {MAX_SCALE:g}]")
+    if features.classes > 0:
+        out[BG_CLASS_INDEX], out[BG_CLASS_SQRT] = _class_parts(path, BG_CLASS_INDEX,
+                                                               BG_CLASS_SQRT, b)
+    if axes is not None:
+        centre = _load_npy(path, BG_CENTRE)
+        _expect(centre.dtype == np.float32 and centre.shape == (axes.shape[1],)
+                and bool(np.all(np.abs(centre) < 1e6)), path,
+                f"{BG_CENTRE} should be float32 ({axes.shape[1]},), finite")
+        out[BG_CENTRE] = centre
+    return out
 
 
 def save_arrays(directory: Path, arrays: dict[str, np.ndarray]) -> dict[str, int]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from appliance.corpus import classpart, discriminant, known
+from appliance.corpus import background, classpart, discriminant, known
 from appliance.corpus.fileformat import Corpus
 from appliance.corpus.mapping import kernel
 from appliance.corpus.mapping import probabilities as map_probabilities
@@ -82,9 +82,31 @@ class Matcher:
             from appliance.vision.classes import class_head
 
             self._head = class_head()
+        self._background_setup(corpus)
         # The last frame's posterior: distances() and known_confidence() of one frame share it.
         self._last_vector: np.ndarray | None = None
         self._last_posterior: np.ndarray | None = None
+
+    def _background_setup(self, corpus: Corpus) -> None:
+        """The background's rows (background.py), as float32 (a few hundred: BLAS)."""
+        self._bg_rows = None
+        self._last_bg: np.ndarray | None = None
+        if corpus.background_embeddings is None:
+            return
+        self._bg_rows = (corpus.background_embeddings.astype(np.float32)
+                         * corpus.background_scales[:, None])
+        self._bg_sq = np.einsum("kd,kd->k", self._bg_rows, self._bg_rows).astype(np.float64)
+        self._bg_classes = self._bg_kinds = None
+        if self._class_weight > 0 and corpus.background_class_index is not None:
+            self._bg_classes = (corpus.background_class_index, corpus.background_class_sqrt)
+            if self._kind_weight > 0:
+                self._bg_kinds = classpart.keyframe_kinds(*self._bg_classes)
+        self._bg_centre = corpus.background_centre
+
+    @property
+    def has_background(self) -> bool:
+        """True when the corpus carries the background (builder 8 on; background.py)."""
+        return self._bg_rows is not None
 
     @property
     def needs_feature_map(self) -> bool:
@@ -123,7 +145,37 @@ class Matcher:
             d2 = d2 + self._scene_weight**2 * terms[self._scene_idx]
         d = np.sqrt(d2)
         self._last_d, self._last_nearest = d, nearest
+        self._last_bg = self._background_distances(v, x) if self._bg_rows is not None else None
         return d
+
+    def _background_distances(self, v: np.ndarray, x) -> np.ndarray:
+        """Distances (float64 (B,)) from a frame (its matching-space vector ``v``) to the
+        background's rows, in the same joint space as the keyframes'."""
+        assert self._bg_rows is not None
+        d2 = float(v.astype(np.float64) @ v) + self._bg_sq \
+            - 2.0 * (self._bg_rows @ v).astype(np.float64)
+        if self._bg_classes is not None:
+            posterior = self.posterior(x)
+            d2 = d2 + self._class_weight**2 * classpart.squared_distances(
+                np.sqrt(posterior).astype(np.float32), *self._bg_classes)
+            if self._bg_kinds is not None:
+                d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
+                    classpart.frame_kinds(posterior), *self._bg_kinds)
+        if self._scene_weight > 0 and self._bg_centre is not None:
+            z = (v @ self._scene_axes).astype(np.float64) - self._bg_centre
+            d2 = d2 + self._scene_weight**2 * float(z @ z)
+        return np.sqrt(np.maximum(d2, 0.0))
+
+    def background_share(self, x, d: np.ndarray) -> float:
+        """``b`` (0 … 1): how much a frame at distances ``d`` (:meth:`distances`) calls up
+        the background, ordinary places no corpus has sound for (background.py); 0 for a
+        corpus without one."""
+        if self._bg_rows is None:
+            return 0.0
+        d_bg = self._last_bg if d is self._last_d and self._last_bg is not None \
+            else self._background_distances(self.transform(x), x)
+        return background.background_share(d, self._uniform, d_bg, self.params.tau,
+                                           self.corpus.background_share)
 
     def _joint_squared(self, v: np.ndarray, x) -> np.ndarray:
         """Large corpora: the fixed parts' squared distances in one Numba pass (kernel.py)."""
@@ -167,12 +219,15 @@ class Matcher:
 
     def known_confidence(self, x, d: np.ndarray) -> float:
         """The unknown-sight factor (0 … 1) for a frame at distances ``d``
-        (:meth:`distances`): 0 for a kind of place the corpus has no pictures of (p relaxes
+        (:meth:`distances`): 0 for a kind of place the corpus has no pictures of, or for
+        a frame nearer to the background's ordinary places than to the corpus (p relaxes
         to :meth:`uniform`), 1 for a known kind."""
-        if self._head is None or self._support is None or not self.params.uses_known:
-            return 1.0
-        return known.known_confidence(self.knownness(x, d), self.params.known_lo,
-                                      self.params.known_hi)
+        c = 1.0
+        if self._head is not None and self._support is not None and self.params.uses_known:
+            c = known.known_confidence(self.knownness(x, d), self.params.known_lo,
+                                       self.params.known_hi)
+        # Nearer to ordinary places than to the corpus: less sure in proportion.
+        return c * (1.0 - self.background_share(x, d))
 
     def probabilities(self, x) -> np.ndarray:
         """p per keyframe (float64 (K,), sums to 1) for a frame; see mapping.py for the map."""
