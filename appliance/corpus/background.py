@@ -174,6 +174,7 @@ def background_share(d_keyframes: np.ndarray, uniform: np.ndarray, d_background:
     prior ``uniform``) and background rows (``d_background``, prior ``share / B`` each)
     together that falls on the background."""
     lowest = min(float(d_keyframes.min()), float(d_background.min()))
-    own = float(uniform @ np.exp(-(d_keyframes - lowest) / tau))
+    # A product and a sum, not a BLAS dot: BLAS threads would spin on the matcher's cores.
+    own = float((uniform * np.exp(-(d_keyframes - lowest) / tau)).sum())
     other = share / len(d_background) * float(np.exp(-(d_background - lowest) / tau).sum())
     return other / (own + other)

@@ -96,8 +96,15 @@ def fit(vectors: np.ndarray, scenes: np.ndarray,
     return axes.astype(np.float32), scene_centres.astype(np.float32)
 
 
-def squared_terms(frame_visual: np.ndarray, axes: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """``|A·v − A·μ_s|²`` (float64 (S,)) for one frame's visual vector (D,)."""
-    z = np.asarray(frame_visual, dtype=np.float32) @ axes
-    diff = centres.astype(np.float64) - z.astype(np.float64)
+def place(frame_visual: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """``A·v`` (float64 (m,)): one frame's place on the axes, from its visual vector (D,)."""
+    return (np.asarray(frame_visual, dtype=np.float32) @ axes).astype(np.float64)
+
+
+def squared_terms(frame_visual: np.ndarray, axes: np.ndarray, centres: np.ndarray,
+                  at: np.ndarray | None = None) -> np.ndarray:
+    """``|A·v − A·μ_s|²`` (float64 (S,)) for one frame's visual vector (D,), or for its
+    :func:`place` ``at`` when already known (one product per frame)."""
+    z = place(frame_visual, axes) if at is None else at
+    diff = np.atleast_2d(centres).astype(np.float64) - z
     return np.einsum("sm,sm->s", diff, diff)

@@ -88,14 +88,25 @@ class Matcher:
         self._last_posterior: np.ndarray | None = None
 
     def _background_setup(self, corpus: Corpus) -> None:
-        """The background's rows (background.py), as float32 (a few hundred: BLAS)."""
+        """The background's rows (background.py), held like the keyframes' (float32 for
+        BLAS in a small corpus, int8 for the Numba pass in a large one)."""
         self._bg_rows = None
         self._last_bg: np.ndarray | None = None
-        if corpus.background_embeddings is None:
+        q, scales = corpus.background_embeddings, corpus.background_scales
+        if q is None or scales is None:
             return
-        self._bg_rows = (corpus.background_embeddings.astype(np.float32)
-                         * corpus.background_scales[:, None])
-        self._bg_sq = np.einsum("kd,kd->k", self._bg_rows, self._bg_rows).astype(np.float64)
+        if self.dense:
+            self._bg_rows = q.astype(np.float32) * scales[:, None]
+            self._bg_sq = np.einsum("kd,kd->k", self._bg_rows, self._bg_rows).astype(np.float64)
+        else:
+            # Not BLAS: its threads spin after each call and would take the two cores from
+            # the Numba pass over the keyframes that follows (twice its time, measured).
+            from appliance.corpus.kernel import int8_sqnorm
+
+            self._bg_rows = q
+            self._bg_scales = scales.astype(np.float64)
+            self._bg_sq = int8_sqnorm(q).astype(np.float64) * self._bg_scales**2
+            self._bg_d2 = np.empty(len(q), dtype=np.float64)
         self._bg_classes = self._bg_kinds = None
         if self._class_weight > 0 and corpus.background_class_index is not None:
             self._bg_classes = (corpus.background_class_index, corpus.background_class_sqrt)
@@ -140,30 +151,40 @@ class Matcher:
                         classpart.frame_kinds(posterior), self._kind_idx, self._kind_sqrt)
             d2 = np.maximum(d2, 0.0)
         nearest = float(np.sqrt(d2.min()))
+        z = None
         if self._scene_weight > 0:
-            terms = discriminant.squared_terms(v, self._scene_axes, self._scene_centres)
+            z = discriminant.place(v, self._scene_axes)
+            terms = discriminant.squared_terms(v, self._scene_axes, self._scene_centres, z)
             d2 = d2 + self._scene_weight**2 * terms[self._scene_idx]
         d = np.sqrt(d2)
         self._last_d, self._last_nearest = d, nearest
-        self._last_bg = self._background_distances(v, x) if self._bg_rows is not None else None
+        self._last_bg = None if self._bg_rows is None else self._background_distances(v, x, z)
         return d
 
-    def _background_distances(self, v: np.ndarray, x) -> np.ndarray:
-        """Distances (float64 (B,)) from a frame (its matching-space vector ``v``) to the
-        background's rows, in the same joint space as the keyframes'."""
+    def _background_distances(self, v: np.ndarray, x, z: np.ndarray | None = None) -> np.ndarray:
+        """Distances (float64 (B,)) from a frame (its matching-space vector ``v``; ``z``:
+        its place on the scene axes when known) to the background's rows, in the same
+        joint space as the keyframes'."""
         assert self._bg_rows is not None
-        d2 = float(v.astype(np.float64) @ v) + self._bg_sq \
-            - 2.0 * (self._bg_rows @ v).astype(np.float64)
-        if self._bg_classes is not None:
-            posterior = self.posterior(x)
-            d2 = d2 + self._class_weight**2 * classpart.squared_distances(
-                np.sqrt(posterior).astype(np.float32), *self._bg_classes)
-            if self._bg_kinds is not None:
-                d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
-                    classpart.frame_kinds(posterior), *self._bg_kinds)
+        if not self.dense:
+            from appliance.corpus.kernel import joint_squared
+
+            d2 = joint_squared(self._bg_rows, self._bg_scales, self._bg_sq, v,
+                               *self._frame_parts(x, self._bg_classes, self._bg_kinds),
+                               self._bg_d2)
+        else:
+            d2 = float(v.astype(np.float64) @ v) + self._bg_sq \
+                - 2.0 * (self._bg_rows @ v).astype(np.float64)
+            if self._bg_classes is not None:
+                posterior = self.posterior(x)
+                d2 = d2 + self._class_weight**2 * classpart.squared_distances(
+                    np.sqrt(posterior).astype(np.float32), *self._bg_classes)
+                if self._bg_kinds is not None:
+                    d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
+                        classpart.frame_kinds(posterior), *self._bg_kinds)
         if self._scene_weight > 0 and self._bg_centre is not None:
-            z = (v @ self._scene_axes).astype(np.float64) - self._bg_centre
-            d2 = d2 + self._scene_weight**2 * float(z @ z)
+            d2 = d2 + self._scene_weight**2 * float(discriminant.squared_terms(
+                v, self._scene_axes, self._bg_centre, z)[0])
         return np.sqrt(np.maximum(d2, 0.0))
 
     def background_share(self, x, d: np.ndarray) -> float:
@@ -181,15 +202,22 @@ class Matcher:
         """Large corpora: the fixed parts' squared distances in one Numba pass (kernel.py)."""
         from appliance.corpus.kernel import joint_squared
 
-        classes = kinds = None
-        if self._class_weight > 0:
-            posterior = self.posterior(x)
-            classes = (self._class_idx, self._class_sqrt, np.sqrt(posterior),
-                       self._class_weight)
-            if self._kind_weight > 0:
-                kinds = (self._kind_idx, self._kind_sqrt, classpart.frame_kinds(posterior),
-                         self._kind_weight)
-        return joint_squared(self._rows, self._scales, self._sq, v, classes, kinds, self._d2)
+        kinds = (self._kind_idx, self._kind_sqrt) if self._kind_weight > 0 else None
+        classes = (self._class_idx, self._class_sqrt) if self._class_weight > 0 else None
+        return joint_squared(self._rows, self._scales, self._sq, v,
+                             *self._frame_parts(x, classes, kinds), self._d2)
+
+    def _frame_parts(self, x, classes: tuple[np.ndarray, np.ndarray] | None,
+                     kinds: tuple[np.ndarray, np.ndarray] | None) -> tuple:
+        """kernel.joint_squared's class and kind arguments for a frame against stored rows'
+        class parts ``classes`` and kind parts ``kinds`` (each (idx, sqrt) or None)."""
+        if self._class_weight <= 0 or classes is None:
+            return None, None
+        posterior = self.posterior(x)
+        frame_classes = (*classes, np.sqrt(posterior), self._class_weight)
+        if self._kind_weight <= 0 or kinds is None:
+            return frame_classes, None
+        return frame_classes, (*kinds, classpart.frame_kinds(posterior), self._kind_weight)
 
     def _nearest(self, d: np.ndarray) -> float | None:
         """The nearest distance without the scene part, for distances from distances()."""
