@@ -126,7 +126,7 @@ def test_the_stored_vectors_are_this_models(embedder, caplog) -> None:
     assert bg is not None and not caplog.records, caplog.text
     first = background.photo_files()[0]
     again = background.embed_photos(embedder, [first])
-    np.testing.assert_allclose(bg.pooled[: len(background.VARIANTS)], again,
+    np.testing.assert_allclose(bg[: len(background.VARIANTS)], again,
                                rtol=0, atol=2e-3 * float(np.abs(again).max()))
 
 
@@ -139,7 +139,7 @@ def test_stale_vectors_are_embedded_again_with_a_warning(tmp_path: Path, embedde
         shutil.copy2(background.BACKGROUND_DIR / name, tmp_path / name)
     with caplog.at_level(logging.WARNING, logger="appliance.corpus.background"):
         bg = background.load_background(embedder, tmp_path)
-    assert bg is not None and bg.pooled.shape == (2 * len(background.VARIANTS), 2048)
+    assert bg is not None and bg.shape == (2 * len(background.VARIANTS), 2048)
     assert "build_background.py" in caplog.text
     # Stored again, they are used as they are.
     assert background.write_vectors(embedder, tmp_path) == 2 * len(background.VARIANTS)
@@ -147,7 +147,7 @@ def test_stale_vectors_are_embedded_again_with_a_warning(tmp_path: Path, embedde
     with caplog.at_level(logging.WARNING, logger="appliance.corpus.background"):
         again = background.load_background(embedder, tmp_path)
     assert again is not None and not caplog.records
-    np.testing.assert_allclose(again.pooled, bg.pooled, atol=2e-3 * float(bg.pooled.max()))
+    np.testing.assert_allclose(again, bg, atol=2e-3 * float(bg.max()))
     assert not list(tmp_path.glob(".vectors*"))  # no temporary file left behind
 
 

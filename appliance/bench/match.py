@@ -120,9 +120,8 @@ def run(quick: bool = False) -> dict[str, object]:
         m._last_vector = None  # no cached posterior: the whole per-frame cost
         m.known_confidence(frame, d36)
         posterior = m.posterior(frame)
-        classpart.squared_distances(np.sqrt(posterior), m._class_idx, m._class_sqrt)
-        classpart.squared_distances(classpart.frame_kinds(posterior), m._kind_idx,
-                                    m._kind_sqrt)
+        classpart.squared_distances(np.sqrt(posterior), *m.keyframes.classes)
+        classpart.squared_distances(classpart.frame_kinds(posterior), *m.keyframes.kinds)
 
     cls_times = time_it(class_work, repeat)
     bg_times = time_it(lambda: m.background_share(frame, d36.copy()), repeat)
@@ -133,7 +132,7 @@ def run(quick: bool = False) -> dict[str, object]:
     # part, no unknown-sight check), as before the ImageNet classes came in.
     visual = Matcher(corpus)
     visual._class_weight, visual._kind_weight, visual._head = 0.0, 0.0, None
-    visual._scene_weight, visual._bg_rows = 0.0, None
+    visual._scene_weight, visual.background = 0.0, None
     vis_times = time_it(lambda: visual.probabilities(frame), repeat)
     out["match_ms_36k_visual_only"] = round(1000 * statistics.median(vis_times), 2)
     out["match_ms_36k_vs_visual_only"] = round(
@@ -143,8 +142,7 @@ def run(quick: bool = False) -> dict[str, object]:
     p36 = m.probabilities(frame)
     pos_times = time_it(lambda: m.positions(fmap, p36), repeat)
     out["match_positions_ms_36k"] = round(1000 * statistics.median(pos_times), 2)
-    mb = (m._rows.nbytes + m._scales.nbytes + m._sq.nbytes + m._class_idx.nbytes
-          + m._class_sqrt.nbytes + m._kind_idx.nbytes + m._kind_sqrt.nbytes
+    mb = (m.keyframes.nbytes
           + m._scene_axes.nbytes + m._scene_centres.nbytes) / 1e6
     out["match_embeddings_mb_36k"] = round(mb, 1)
     from appliance.corpus import discriminant

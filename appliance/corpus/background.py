@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,14 +60,6 @@ PRUNE_NEARER = 1.0
 _SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-@dataclass(frozen=True)
-class Background:
-    """The background's raw pooled vectors (float32 (B, 2048)), one row per photo and
-    variant, in photo-name × ``VARIANTS`` order."""
-
-    pooled: np.ndarray
-
-
 def photo_files(directory: Path | None = None) -> list[Path]:
     """The background photos, in name order ([] when the folder is absent)."""
     directory = BACKGROUND_DIR if directory is None else directory
@@ -78,17 +69,13 @@ def photo_files(directory: Path | None = None) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in _SUFFIXES)
 
 
-def fingerprint_files(directory: Path | None = None) -> list[Path]:
-    """Every file a corpus' background depends on (for the source fingerprint)."""
-    return photo_files(directory)
-
-
 def _index(photos: list[Path], sha: str) -> dict:
     return {"model_sha256": sha, "variants": list(VARIANTS),
             "photos": [[p.name, cached_file_sha256(p)] for p in photos]}
 
 
 def embed_photos(embedder, photos: list[Path]) -> np.ndarray:
+    """Pooled vectors (float32 (len(photos) × len(VARIANTS), 2048)) of each photo's variants."""
     from appliance.vision.images import load_rgb
 
     rows = []
@@ -99,10 +86,12 @@ def embed_photos(embedder, photos: list[Path]) -> np.ndarray:
     return np.stack(rows)
 
 
-def load_background(embedder, directory: Path | None = None) -> Background | None:
-    """The background for corpora built with ``embedder``'s model: the stored vectors when
-    they were made with this model from these photos, else the photos embedded now (a
-    warning says how to store them). None when there are no background photos."""
+def load_background(embedder, directory: Path | None = None) -> np.ndarray | None:
+    """The background's raw pooled vectors (float32 (B, 2048), one row per photo and
+    variant, in photo-name × ``VARIANTS`` order) for corpora built with ``embedder``'s
+    model: the stored vectors when they were made with this model from these photos, else
+    the photos embedded now (a warning says how to store them). None when there are no
+    background photos."""
     directory = BACKGROUND_DIR if directory is None else directory
     photos = photo_files(directory)
     if not photos:
@@ -118,11 +107,11 @@ def load_background(embedder, directory: Path | None = None) -> Background | Non
     except (OSError, ValueError):
         fresh = False
     if fresh:
-        return Background(vectors.astype(np.float32))
+        return vectors.astype(np.float32)
     log.warning("%s: the stored background vectors are not this model's or these photos'; "
                 "embedding %d photos now (store them with: python scripts/build_background.py)",
                 directory, len(photos))
-    return Background(embed_photos(embedder, photos))
+    return embed_photos(embedder, photos)
 
 
 def write_vectors(embedder, directory: Path | None = None) -> int:

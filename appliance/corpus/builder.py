@@ -232,11 +232,11 @@ def _background_rows(embedder, features: FeatureSpace, head, deq: np.ndarray,
     matching space (``deq``: the keyframes' visual rows; ``parts``: their class part, then
     kind part, as calibrate takes them), without those as near to a keyframe as a new view
     of it would be; None when there is no background (or the space pools the map)."""
-    bg = background.load_background(embedder) if not features.needs_feature_map else None
-    if bg is None:
+    pooled = background.load_background(embedder) if not features.needs_feature_map else None
+    if pooled is None:
         return None
-    q, scales = quantize_rows(features.finish(bg.pooled))
-    idx, sq = keyframe_classes(head, bg.pooled)
+    q, scales = quantize_rows(features.finish(pooled))
+    idx, sq = keyframe_classes(head, pooled)
     own = [(idx, sq), keyframe_kinds(idx, sq)][: len(parts)]
     near = [(*b, *k) for b, k in zip(own, parts, strict=True)]
     rows = q.astype(np.float32) * scales[:, None]
@@ -261,7 +261,7 @@ def source_fingerprint(files: list[Path], content: bool = True) -> str:
     """sha256 over the builder version and each source file (its bytes, or size+mtime)."""
     digest = hashlib.sha256(f"builder {BUILDER_VERSION}\n".encode())
     # Every corpus carries the background (background.py): a new photo there rebuilds it.
-    for f in [*files, *background.fingerprint_files()]:
+    for f in [*files, *background.photo_files()]:
         if content:
             part = cached_file_sha256(f)
         else:

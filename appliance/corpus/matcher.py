@@ -36,6 +36,65 @@ from appliance.corpus.mapping import probabilities as map_probabilities
 DENSE_MAX = 4096
 
 
+class RowSet:
+    """A set of stored rows in the matching space's fixed parts (visual, class, kind): a
+    corpus' keyframes, or its background's rows (background.py).
+
+    Up to ``DENSE_MAX`` rows of the corpus a float32 copy for BLAS; beyond, the int8 rows
+    for the one-pass Numba kernel (kernel.py) and no BLAS call: OpenBLAS threads spin
+    after each call and would take the two cores from the Numba pass (twice its time,
+    measured).
+    """
+
+    def __init__(self, q: np.ndarray, scales: np.ndarray, dense: bool,
+                 classes: tuple[np.ndarray, np.ndarray] | None, kinds: bool) -> None:
+        self.dense = dense
+        if dense:
+            self.rows = q.astype(np.float32) * scales[:, None]
+            self.sq = np.einsum("kd,kd->k", self.rows, self.rows).astype(np.float64)
+        else:
+            from appliance.corpus.kernel import int8_sqnorm
+
+            self.rows = q
+            self.scales = scales.astype(np.float64)
+            self.sq = int8_sqnorm(q).astype(np.float64) * self.scales**2
+            self._d2 = np.empty(q.shape[0], dtype=np.float64)  # reused by every frame
+        #: (index, √mass × 255) of the class part and of the kind part (derived from the
+        #: stored classes once: K × KIND_TOP bytes twice), or None.
+        self.classes = classes
+        self.kinds = classpart.keyframe_kinds(*classes) if classes is not None and kinds \
+            else None
+
+    @property
+    def nbytes(self) -> int:
+        parts = [self.rows, self.sq, *(self.classes or ()), *(self.kinds or ())]
+        return sum(a.nbytes for a in parts) + (0 if self.dense else self.scales.nbytes)
+
+    def squared(self, v: np.ndarray, posterior: np.ndarray | None, class_weight: float,
+                kind_weight: float) -> np.ndarray:
+        """Squared fixed-part distances (float64 (K,)) from a frame's matching-space vector
+        ``v`` and ImageNet ``posterior`` (None: no class or kind part) to every row."""
+        use_classes = posterior is not None and self.classes is not None and class_weight > 0
+        use_kinds = use_classes and self.kinds is not None and kind_weight > 0
+        if not self.dense:
+            from appliance.corpus.kernel import joint_squared
+
+            frame_classes = (*self.classes, np.sqrt(posterior), class_weight) \
+                if use_classes else None
+            frame_kinds = (*self.kinds, classpart.frame_kinds(posterior), kind_weight) \
+                if use_kinds else None
+            return joint_squared(self.rows, self.scales, self.sq, v, frame_classes,
+                                 frame_kinds, self._d2)
+        d2 = float(v.astype(np.float64) @ v) + self.sq - 2.0 * (self.rows @ v).astype(np.float64)
+        if use_classes:
+            d2 = d2 + class_weight**2 * classpart.squared_distances(
+                np.sqrt(posterior).astype(np.float32), *self.classes)
+            if use_kinds:
+                d2 = d2 + kind_weight**2 * classpart.squared_distances(
+                    classpart.frame_kinds(posterior), *self.kinds)
+        return np.maximum(d2, 0.0)
+
+
 class Matcher:
     """Distances and probabilities for one loaded corpus (not thread-safe)."""
 
@@ -46,31 +105,25 @@ class Matcher:
         spans = corpus.span_seconds()
         self._uniform = spans / spans.sum()
         self._uniform.flags.writeable = False
-        q, scales = corpus.embeddings, corpus.scales
-        self.dense = q.shape[0] <= DENSE_MAX
-        if self.dense:
-            self._rows = q.astype(np.float32) * scales[:, None]
-            self._sq = np.einsum("kd,kd->k", self._rows, self._rows).astype(np.float64)
-        else:
-            from appliance.corpus.kernel import int8_sqnorm
-
-            self._rows = q
-            self._scales = scales.astype(np.float64)
-            self._sq = int8_sqnorm(q).astype(np.float64) * self._scales**2
-            self._d2 = np.empty(q.shape[0], dtype=np.float64)  # reused by every frame
+        self.dense = corpus.embeddings.shape[0] <= DENSE_MAX
         self._scene_idx = np.asarray([corpus.scene_names.index(s) for s in corpus.scenes])
         seg = [corpus.segment_labels.index(s) if s else -1 for s in corpus.segments]
         self._segment_idx = np.asarray(seg, dtype=np.int64)
         # One class envelope per scene (builder 6 on), or one for the whole corpus (3 to 5).
         self._support = corpus.class_support
         self._class_weight = self.features.classes if corpus.class_index is not None else 0.0
-        self._class_idx = corpus.class_index
-        self._class_sqrt = corpus.class_sqrt
         self._kind_weight = self.features.kinds if self._class_weight > 0 else 0.0
-        if self._kind_weight > 0:
-            # Derived from the stored classes once (K × KIND_TOP bytes twice).
-            self._kind_idx, self._kind_sqrt = classpart.keyframe_kinds(self._class_idx,
-                                                                        self._class_sqrt)
+        classes = None if self._class_weight <= 0 else (corpus.class_index, corpus.class_sqrt)
+        self.keyframes = RowSet(corpus.embeddings, corpus.scales, self.dense, classes,
+                                self._kind_weight > 0)
+        # The background's rows (background.py), held like the keyframes'.
+        self.background: RowSet | None = None
+        if corpus.background_embeddings is not None and corpus.background_scales is not None:
+            bg_classes = None if corpus.background_class_index is None else (
+                corpus.background_class_index, corpus.background_class_sqrt)
+            self.background = RowSet(corpus.background_embeddings, corpus.background_scales,
+                                     self.dense, bg_classes, self._kind_weight > 0)
+        self._last_bg: np.ndarray | None = None
         self._scene_weight = self.features.scenes if corpus.scene_axes is not None else 0.0
         self._scene_axes, self._scene_centres = corpus.scene_axes, corpus.scene_centres
         # The last distances() result and its nearest distance without the scene part (the
@@ -82,42 +135,14 @@ class Matcher:
             from appliance.vision.classes import class_head
 
             self._head = class_head()
-        self._background_setup(corpus)
         # The last frame's posterior: distances() and known_confidence() of one frame share it.
         self._last_vector: np.ndarray | None = None
         self._last_posterior: np.ndarray | None = None
 
-    def _background_setup(self, corpus: Corpus) -> None:
-        """The background's rows (background.py), held like the keyframes' (float32 for
-        BLAS in a small corpus, int8 for the Numba pass in a large one)."""
-        self._bg_rows = None
-        self._last_bg: np.ndarray | None = None
-        q, scales = corpus.background_embeddings, corpus.background_scales
-        if q is None or scales is None:
-            return
-        if self.dense:
-            self._bg_rows = q.astype(np.float32) * scales[:, None]
-            self._bg_sq = np.einsum("kd,kd->k", self._bg_rows, self._bg_rows).astype(np.float64)
-        else:
-            # Not BLAS: its threads spin after each call and would take the two cores from
-            # the Numba pass over the keyframes that follows (twice its time, measured).
-            from appliance.corpus.kernel import int8_sqnorm
-
-            self._bg_rows = q
-            self._bg_scales = scales.astype(np.float64)
-            self._bg_sq = int8_sqnorm(q).astype(np.float64) * self._bg_scales**2
-            self._bg_d2 = np.empty(len(q), dtype=np.float64)
-        self._bg_classes = self._bg_kinds = None
-        if self._class_weight > 0 and corpus.background_class_index is not None:
-            self._bg_classes = (corpus.background_class_index, corpus.background_class_sqrt)
-            if self._kind_weight > 0:
-                self._bg_kinds = classpart.keyframe_kinds(*self._bg_classes)
-        self._bg_centre = corpus.background_centre
-
     @property
     def has_background(self) -> bool:
         """True when the corpus carries the background (builder 8 on; background.py)."""
-        return self._bg_rows is not None
+        return self.background is not None
 
     @property
     def needs_feature_map(self) -> bool:
@@ -136,20 +161,8 @@ class Matcher:
         ``x``: the embedder's pooled vector (D,) or an Embedding (vector + feature map).
         """
         v = self.transform(x)
-        if not self.dense:
-            d2 = self._joint_squared(v, x)
-        else:
-            dots = (self._rows @ v).astype(np.float64)
-            d2 = float(v.astype(np.float64) @ v) + self._sq - 2.0 * dots
-            if self._class_weight > 0:
-                posterior = self.posterior(x)
-                frame_sqrt = np.sqrt(posterior).astype(np.float32)
-                d2 = d2 + self._class_weight**2 * classpart.squared_distances(
-                    frame_sqrt, self._class_idx, self._class_sqrt)
-                if self._kind_weight > 0:
-                    d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
-                        classpart.frame_kinds(posterior), self._kind_idx, self._kind_sqrt)
-            d2 = np.maximum(d2, 0.0)
+        d2 = self.keyframes.squared(v, self._frame_posterior(x), self._class_weight,
+                                    self._kind_weight)
         nearest = float(np.sqrt(d2.min()))
         z = None
         if self._scene_weight > 0:
@@ -158,66 +171,35 @@ class Matcher:
             d2 = d2 + self._scene_weight**2 * terms[self._scene_idx]
         d = np.sqrt(d2)
         self._last_d, self._last_nearest = d, nearest
-        self._last_bg = None if self._bg_rows is None else self._background_distances(v, x, z)
+        self._last_bg = None if self.background is None else self._background_distances(v, x, z)
         return d
 
     def _background_distances(self, v: np.ndarray, x, z: np.ndarray | None = None) -> np.ndarray:
         """Distances (float64 (B,)) from a frame (its matching-space vector ``v``; ``z``:
         its place on the scene axes when known) to the background's rows, in the same
         joint space as the keyframes'."""
-        assert self._bg_rows is not None
-        if not self.dense:
-            from appliance.corpus.kernel import joint_squared
-
-            d2 = joint_squared(self._bg_rows, self._bg_scales, self._bg_sq, v,
-                               *self._frame_parts(x, self._bg_classes, self._bg_kinds),
-                               self._bg_d2)
-        else:
-            d2 = float(v.astype(np.float64) @ v) + self._bg_sq \
-                - 2.0 * (self._bg_rows @ v).astype(np.float64)
-            if self._bg_classes is not None:
-                posterior = self.posterior(x)
-                d2 = d2 + self._class_weight**2 * classpart.squared_distances(
-                    np.sqrt(posterior).astype(np.float32), *self._bg_classes)
-                if self._bg_kinds is not None:
-                    d2 = d2 + self._kind_weight**2 * classpart.squared_distances(
-                        classpart.frame_kinds(posterior), *self._bg_kinds)
-        if self._scene_weight > 0 and self._bg_centre is not None:
+        assert self.background is not None
+        d2 = self.background.squared(v, self._frame_posterior(x), self._class_weight,
+                                     self._kind_weight)
+        if self._scene_weight > 0 and self.corpus.background_centre is not None:
             d2 = d2 + self._scene_weight**2 * float(discriminant.squared_terms(
-                v, self._scene_axes, self._bg_centre, z)[0])
+                v, self._scene_axes, self.corpus.background_centre, z)[0])
         return np.sqrt(np.maximum(d2, 0.0))
 
     def background_share(self, x, d: np.ndarray) -> float:
         """``b`` (0 … 1): how much a frame at distances ``d`` (:meth:`distances`) calls up
         the background, ordinary places no corpus has sound for (background.py); 0 for a
         corpus without one."""
-        if self._bg_rows is None:
+        if self.background is None:
             return 0.0
         d_bg = self._last_bg if d is self._last_d and self._last_bg is not None \
             else self._background_distances(self.transform(x), x)
         return background.background_share(d, self._uniform, d_bg, self.params.tau,
                                            self.corpus.background_share)
 
-    def _joint_squared(self, v: np.ndarray, x) -> np.ndarray:
-        """Large corpora: the fixed parts' squared distances in one Numba pass (kernel.py)."""
-        from appliance.corpus.kernel import joint_squared
-
-        kinds = (self._kind_idx, self._kind_sqrt) if self._kind_weight > 0 else None
-        classes = (self._class_idx, self._class_sqrt) if self._class_weight > 0 else None
-        return joint_squared(self._rows, self._scales, self._sq, v,
-                             *self._frame_parts(x, classes, kinds), self._d2)
-
-    def _frame_parts(self, x, classes: tuple[np.ndarray, np.ndarray] | None,
-                     kinds: tuple[np.ndarray, np.ndarray] | None) -> tuple:
-        """kernel.joint_squared's class and kind arguments for a frame against stored rows'
-        class parts ``classes`` and kind parts ``kinds`` (each (idx, sqrt) or None)."""
-        if self._class_weight <= 0 or classes is None:
-            return None, None
-        posterior = self.posterior(x)
-        frame_classes = (*classes, np.sqrt(posterior), self._class_weight)
-        if self._kind_weight <= 0 or kinds is None:
-            return frame_classes, None
-        return frame_classes, (*kinds, classpart.frame_kinds(posterior), self._kind_weight)
+    def _frame_posterior(self, x) -> np.ndarray | None:
+        """The frame's posterior when the space has a class part, else None."""
+        return self.posterior(x) if self._class_weight > 0 else None
 
     def _nearest(self, d: np.ndarray) -> float | None:
         """The nearest distance without the scene part, for distances from distances()."""
@@ -280,10 +262,11 @@ class Matcher:
         out = np.zeros(len(p), dtype=np.float64)
         n = min(direction.TOP, len(p))
         top = np.argpartition(-p, n - 1)[:n]  # O(K): no full sort of a long corpus
-        if self.dense:
-            rows = self._rows[top]
+        keys = self.keyframes
+        if keys.dense:
+            rows = keys.rows[top]
         else:
-            rows = self._rows[top].astype(np.float32) * self._scales[top, None].astype(np.float32)
+            rows = keys.rows[top].astype(np.float32) * keys.scales[top, None].astype(np.float32)
         columns = direction.column_vectors(self.features, feature_map)
         x, nearest = direction.place(columns, rows)
         groups = self._scene_idx[top] * (len(self.corpus.segment_labels) + 1) \
