@@ -63,9 +63,18 @@ def run(quick: bool = False) -> dict[str, object]:
     snap = engine.snapshot
     frames = engine.frames_seen
     block_ms = 1000 * settings.block_size / settings.sample_rate
+    # Where each dropout fell (s into what a listener heard) and how long it was (ms): a
+    # miss during a corpus switch (every SWITCH_EVERY_S) points at the load, one elsewhere
+    # at the host's scheduling.
+    misses = [
+        (first / settings.sample_rate, 1000 * late)
+        for (first, _), late in zip(sink.dropouts, sink.lateness_s, strict=False)
+    ]
     say(
         f"{seconds:.0f} s paced at {settings.sample_rate} Hz, block {settings.block_size} "
-        f"({block_ms:.1f} ms): {engine.blocks} blocks, {sink.deadline_misses} deadline misses, "
+        f"({block_ms:.1f} ms): {engine.blocks} blocks, {sink.deadline_misses} deadline misses"
+        + "".join(f" (at {at:.1f} s, {late:.1f} ms late)" for at, late in misses)
+        + ", "
         f"longest render {engine.max_render_ratio * block_ms:.2f} ms "
         f"(ratio {engine.max_render_ratio:.3f}); vision {frames} frames "
         f"({frames / seconds:.1f} fps, last inference {snap.inference_ms:.0f} ms); "
@@ -83,6 +92,7 @@ def run(quick: bool = False) -> dict[str, object]:
         "live_seconds": seconds,
         "block_render_max_ratio": round(engine.max_render_ratio, 4),
         "deadline_misses": int(sink.deadline_misses),
+        "deadline_miss_max_ms": round(max((late for _, late in misses), default=0.0), 2),
         "live_blocks": int(engine.blocks),
         "live_vision_fps": round(frames / seconds, 2),
         "live_corpus_switches": switches,
