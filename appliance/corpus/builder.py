@@ -225,6 +225,19 @@ def _stage_videos(source: Path, embedder, features: FeatureSpace, interval: floa
     return staged
 
 
+def _class_parts(idx: np.ndarray, sq: np.ndarray,
+                 features: FeatureSpace) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """The stored parts of rows with classes ``idx`` and square roots ``sq``
+    (keyframe_classes), as calibrate and the background take them: the class part, then
+    the kind part, each (index, √mass × 255, weight), those the space weighs above 0."""
+    parts = []
+    if features.classes > 0:
+        parts.append((idx, sq, features.classes))
+    if features.kinds > 0:
+        parts.append((*keyframe_kinds(idx, sq), features.kinds))
+    return parts
+
+
 def _background_rows(embedder, features: FeatureSpace, head, deq: np.ndarray,
                      parts: list[tuple[np.ndarray, np.ndarray, float]]
                      ) -> dict[str, np.ndarray] | None:
@@ -237,8 +250,8 @@ def _background_rows(embedder, features: FeatureSpace, head, deq: np.ndarray,
         return None
     q, scales = quantize_rows(features.finish(pooled))
     idx, sq = keyframe_classes(head, pooled)
-    own = [(idx, sq), keyframe_kinds(idx, sq)][: len(parts)]
-    near = [(*b, *k) for b, k in zip(own, parts, strict=True)]
+    near = [(b_idx, b_sq, k_idx, k_sq, weight) for (b_idx, b_sq, _), (k_idx, k_sq, weight)
+            in zip(_class_parts(idx, sq, features), parts, strict=True)]
     rows = q.astype(np.float32) * scales[:, None]
     keep = background.nearest_keyframe(rows, deq, near) >= background.PRUNE_NEARER
     if not keep.any():
@@ -336,11 +349,7 @@ def _write(tmp: Path, s: _Staged, source: Path, kind: str, fingerprint: str, emb
     # default space; GeM-pooled corpora get those of their pooled vectors, a stand-in).
     head = class_head()
     class_idx, class_sqrt = keyframe_classes(head, pooled)
-    parts = []
-    if features.classes > 0:
-        parts.append((class_idx, class_sqrt, features.classes))
-    if features.kinds > 0:
-        parts.append((*keyframe_kinds(class_idx, class_sqrt), features.kinds))
+    parts = _class_parts(class_idx, class_sqrt, features)
     audio = np.concatenate(s.pcm) if len(s.pcm) > 1 else s.pcm[0]
     frames = int(audio.shape[0])
     times = np.asarray(s.times, dtype=np.float64)

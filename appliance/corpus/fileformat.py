@@ -409,14 +409,7 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
         kf_loud = np.asarray(kf_loud, dtype=np.float64)
 
     sums = _field(m, "crc32", dict, path)
-    emb = _load_npy(path, EMBEDDINGS)
-    _expect(emb.dtype == np.int8 and emb.shape == (k, dim), path,
-            f"{EMBEDDINGS} should be int8 ({k}, {dim}), found {emb.dtype} {emb.shape}")
-    scales = _load_npy(path, SCALES)
-    _expect(scales.dtype == np.float32 and scales.shape == (k,)
-            and bool(np.all(np.isfinite(scales))) and bool(np.all(scales > 0))
-            and bool(np.all(scales <= MAX_SCALE)), path,
-            f"{SCALES} should be {k} float32 scales in (0, {MAX_SCALE:g}]")
+    emb, scales = _int8_rows(path, EMBEDDINGS, SCALES, k, dim)
     labels = _load_npy(path, LABELS)
     _expect(labels.dtype == np.int32 and labels.shape == (k, 4), path,
             f"{LABELS} should be int32 ({k}, 4)")
@@ -531,6 +524,20 @@ def _load_corpus(path: Path, model_sha256: str | None) -> Corpus:
     )
 
 
+def _int8_rows(path: Path, rows_name: str, scales_name: str, n: int,
+               dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Load and check quantized rows: int8 (n, dim) and their float32 scales (n,)."""
+    rows = _load_npy(path, rows_name)
+    _expect(rows.dtype == np.int8 and rows.shape == (n, dim), path,
+            f"{rows_name} should be int8 ({n}, {dim}), found {rows.dtype} {rows.shape}")
+    scales = _load_npy(path, scales_name)
+    _expect(scales.dtype == np.float32 and scales.shape == (n,)
+            and bool(np.all(np.isfinite(scales))) and bool(np.all(scales > 0))
+            and bool(np.all(scales <= MAX_SCALE)), path,
+            f"{scales_name} should be {n} float32 scales in (0, {MAX_SCALE:g}]")
+    return rows, scales
+
+
 def _class_parts(path: Path, index_name: str, sqrt_name: str,
                  k: int) -> tuple[np.ndarray, np.ndarray]:
     """Load and check a class part: int16 (k, T) class numbers and uint8 square roots."""
@@ -560,13 +567,8 @@ def _background(path: Path, desc: object, dim: int, features: FeatureSpace,
             and 0.0 < float(desc["share"]) <= 1.0, path,
             f"background must name its rows (1..{MAX_BACKGROUND_ROWS}) and a share in (0, 1]")
     b = int(desc["rows"])
-    out = {BG_EMBEDDINGS: _load_npy(path, BG_EMBEDDINGS), BG_SCALES: _load_npy(path, BG_SCALES)}
-    _expect(out[BG_EMBEDDINGS].dtype == np.int8 and out[BG_EMBEDDINGS].shape == (b, dim), path,
-            f"{BG_EMBEDDINGS} should be int8 ({b}, {dim})")
-    sc = out[BG_SCALES]
-    _expect(sc.dtype == np.float32 and sc.shape == (b,) and bool(np.all(np.isfinite(sc)))
-            and bool(np.all(sc > 0)) and bool(np.all(sc <= MAX_SCALE)), path,
-            f"{BG_SCALES} should be {b} float32 scales in (0, {MAX_SCALE:g}]")
+    rows, scales = _int8_rows(path, BG_EMBEDDINGS, BG_SCALES, b, dim)
+    out = {BG_EMBEDDINGS: rows, BG_SCALES: scales}
     if features.classes > 0:
         out[BG_CLASS_INDEX], out[BG_CLASS_SQRT] = _class_parts(path, BG_CLASS_INDEX,
                                                                BG_CLASS_SQRT, b)
