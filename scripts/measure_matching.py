@@ -330,7 +330,8 @@ def measure_dev(model: Path) -> int:
     devset.print_table(results)
     figs = devset.figures(results)
     print(f"\n{figs['dev_photos']} photos ({figs['dev_none_photos']} none), world corpus of "
-          f"{corpus.num_keyframes} keyframes: right scene {figs['dev_right_scene']:.1%}, "
+          f"{corpus.num_keyframes} keyframes: right scene {figs['dev_right_scene']:.1%} "
+          f"({figs['dev_right_scene_trusted']:.1%} if every frame were trusted), "
           f"mean mass on it {figs['dev_mean_mass']:.1%}, segment {figs['dev_segment']:.1%}, "
           f"none max {figs['dev_none_max']:.1%} (mean distance from uniform "
           f"{figs['dev_none_tv']:.3f}); none indoors (rooms, objects, food, people): max "
