@@ -18,6 +18,7 @@ as a camera frame would be (``Matcher.probabilities``):
   (the kernel over distances alone, ``mapping.kernel``, without the unknown-sight
   factor): the ceiling the matching space itself sets, which no unknown-sight
   rule can raise (such a matcher gives every ``none`` photo a false "here");
+  ``dev_segment_trusted``: the same for the segment rate;
 - ``dev_none_max_indoors`` / ``dev_none_max_outdoors``: ``dev_none_max`` over the
   ``none`` photos of rooms, objects, food and people (the issue's living room, cup,
   chair, portrait, clock and brushes) and over those of streets, buildings,
@@ -63,12 +64,19 @@ class DevResult:
     segments: dict[str, float]
     knownness: float
     tv_from_uniform: float
-    #: The scene the kernel alone puts the most mass on (every frame trusted).
+    #: The scene and the segment the kernel alone puts the most mass on (every frame
+    #: trusted; "" for a corpus without segments).
     trusted_scene: str = ""
+    trusted_segment: str = ""
 
     @property
     def top_scene(self) -> str:
-        return max(self.scenes, key=self.scenes.__getitem__)
+        return _top(self.scenes)
+
+
+def _top(masses: dict[str, float]) -> str:
+    """The name with the most mass ("" when there are none)."""
+    return max(masses, key=masses.__getitem__) if masses else ""
 
 
 SETTINGS = ("indoors", "outdoors")
@@ -98,10 +106,11 @@ def evaluate(matcher, embedder, photos: list[DevPhoto]) -> list[DevResult]:
         x = embedder.embed(load_rgb(photo.path))
         d = matcher.distances(x)
         p = matcher.probabilities_from_distances(d, matcher.known_confidence(x, d))
-        trusted = matcher.scene_masses(kernel(d, uniform, matcher.params.tau))
+        s = kernel(d, uniform, matcher.params.tau)
+        trusted, trusted_segments = matcher.scene_masses(s), matcher.segment_masses(s)
         out.append(DevResult(photo, matcher.scene_masses(p), matcher.segment_masses(p),
                              matcher.knownness(x, d), 0.5 * float(np.abs(p - uniform).sum()),
-                             max(trusted, key=trusted.__getitem__)))
+                             _top(trusted), _top(trusted_segments)))
     return out
 
 
@@ -116,9 +125,9 @@ def figures(results: list[DevResult]) -> dict[str, float]:
         "dev_right_scene_trusted": float(np.mean([r.trusted_scene == r.photo.scene
                                                   for r in known])),
         "dev_mean_mass": float(np.mean([r.scenes[r.photo.scene] for r in known])),
-        "dev_segment": float(np.mean([
-            bool(r.segments) and max(r.segments, key=r.segments.__getitem__) == r.photo.segment
-            for r in animals])),
+        "dev_segment": float(np.mean([_top(r.segments) == r.photo.segment for r in animals])),
+        "dev_segment_trusted": float(np.mean([r.trusted_segment == r.photo.segment
+                                              for r in animals])),
         "dev_none_max": float(max(top for _, top in tops)),
         "dev_none_tv": float(np.mean([r.tv_from_uniform for r in none])),
         "dev_photos": len(results),
@@ -137,7 +146,7 @@ def print_table(results: list[DevResult], out=sys.stdout) -> None:
         own = r.scenes.get(r.photo.scene, 0.0)
         seg = ""
         if r.segments and r.photo.segment:
-            top_seg = max(r.segments, key=r.segments.__getitem__)
+            top_seg = _top(r.segments)
             seg = f"  segment {top_seg} {r.segments[top_seg]:.2f}"
         mark = "ok " if (r.photo.scene == "none" or r.top_scene == r.photo.scene) else "-- "
         print(f"{mark}{r.photo.path.name[:44]:44} {label:16} -> {r.top_scene:9} "
@@ -160,6 +169,7 @@ def run(quick: bool = False) -> dict[str, object]:
     say(f"development set: {figs['dev_photos']} photos ({figs['dev_none_photos']} none): "
         f"right scene {figs['dev_right_scene']:.2f} ({figs['dev_right_scene_trusted']:.2f} "
         f"if every frame were trusted), mean mass {figs['dev_mean_mass']:.2f}, "
-        f"segment {figs['dev_segment']:.2f}, none max {figs['dev_none_max']:.2f} (indoors "
+        f"segment {figs['dev_segment']:.2f} ({figs['dev_segment_trusted']:.2f} trusted), "
+        f"none max {figs['dev_none_max']:.2f} (indoors "
         f"{figs['dev_none_max_indoors']:.2f}, outdoors {figs['dev_none_max_outdoors']:.2f})")
     return figs
