@@ -46,6 +46,41 @@ def test_the_axis_between_two_scenes_is_the_direction_that_tells_them_apart() ->
     assert abs(float(centres[1, 0] - centres[0, 0])) > 4 * spread
 
 
+def _gram_min_eigenvalue(d2: np.ndarray) -> float:
+    """Smallest eigenvalue of −½·J·D²·J: ≥ 0 (to rounding) exactly when the squared
+    distances D² are those of points in a euclidean space (Schoenberg, Young–Householder)."""
+    n = len(d2)
+    j = np.eye(n) - 1.0 / n
+    return float(np.linalg.eigvalsh(-0.5 * j @ d2 @ j).min())
+
+
+def test_the_compressed_scene_pull_keeps_the_space_euclidean() -> None:
+    """c·ln(1 + t/c) of squared euclidean distances is again a squared euclidean distance
+    (a Bernstein function: discriminant.py), for near and far points alike; a capped
+    pull min(t, c), as plausible a compression, is not one, which the check sees."""
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, 1, (40, 6)) * rng.uniform(0.3, 6, (40, 1))  # t from ~5 to ~260
+    t = ((z[:, None] - z[None]) ** 2).sum(axis=-1)
+    c = discriminant.COMPRESSION
+    compressed = discriminant.compress(t, c)
+    assert _gram_min_eigenvalue(t) > -1e-9
+    assert _gram_min_eigenvalue(compressed) > -1e-9
+    assert _gram_min_eigenvalue(np.minimum(t, c)) < -0.1
+
+
+def test_the_compressed_pull_keeps_near_terms_and_the_order_of_scenes() -> None:
+    """Near a scene's centre the term is as before; far from every centre it grows only
+    logarithmically; a nearer centre always keeps the smaller term. c = 0 (the corpora
+    of older builders) leaves the terms as they are."""
+    c = discriminant.COMPRESSION
+    t = np.array([0.0, 0.01, 0.1, 1.0, 24.0, 85.0, 400.0, 1e4])
+    out = discriminant.compress(t, c)
+    assert np.all(np.diff(out) > 0) and np.all(out <= t)
+    np.testing.assert_allclose(out[:3], t[:3], rtol=0.01)
+    assert out[-1] < 0.01 * t[-1]
+    np.testing.assert_array_equal(discriminant.compress(t, 0.0), t)
+
+
 def test_one_scene_has_nothing_to_tell_apart() -> None:
     x = np.random.default_rng(1).normal(size=(10, 8)).astype(np.float32)
     assert discriminant.fit(x, np.zeros(10, int)) is None
@@ -103,6 +138,45 @@ def test_within_a_scene_the_keyframes_keep_their_order(world_pair, embedder) -> 
                                           np.argsort(d_old[inside], kind="stable"))
             spread = d_new[inside] ** 2 - d_old[inside] ** 2
             np.testing.assert_allclose(spread, spread[0], atol=1e-6)
+
+
+def test_a_corpus_of_builder_8_keeps_its_uncompressed_scene_part(world_pair, embedder,
+                                                                   tmp_path: Path) -> None:
+    """A corpus built before the compressed pull (no ``scene_compression`` in its
+    features) is matched in the space it was built in: the plain scene term; today's
+    corpora carry c and are matched with the compressed one."""
+    with_part, plain = world_pair
+    assert with_part.features.scene_compression == discriminant.COMPRESSION > 0
+
+    def as_builder_8(m: dict) -> None:
+        del m["features"]["scene_compression"]
+        m["build"]["builder"] = 8
+
+    old = Matcher(load_corpus(corpus_variant(resolve_corpus("world", embedder),
+                                             tmp_path / "world", as_builder_8)))
+    assert old.features.scene_compression == 0.0
+    w = with_part.features.scenes
+    idx = np.asarray([with_part.corpus.scene_names.index(s) for s in with_part.corpus.scenes])
+    for photo in read_dev_set()[::29]:
+        x = embedder.embed(load_rgb(photo.path))
+        v = with_part.transform(x)
+        t = discriminant.squared_terms(v, with_part._scene_axes, with_part._scene_centres)
+        base = plain.distances(x) ** 2
+        np.testing.assert_allclose(old.distances(x) ** 2, base + w**2 * t[idx], rtol=1e-6)
+        np.testing.assert_allclose(
+            with_part.distances(x) ** 2,
+            base + w**2 * discriminant.compress(t, discriminant.COMPRESSION)[idx], rtol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-1.0, "10", True, float("nan")])
+def test_a_bad_scene_compression_is_refused_naming_the_key_and_file(
+        value, embedder, tmp_path: Path) -> None:
+    src = resolve_corpus("woods_and_water", embedder)
+    bad = corpus_variant(src, tmp_path / "woods_and_water",
+                         lambda m: m["features"].update(scene_compression=value))
+    with pytest.raises(CorpusError, match=r"scene_compression") as err:
+        load_corpus(bad)
+    assert str(bad) in str(err.value)
 
 
 def test_the_unknown_sight_distance_is_read_without_the_scene_part(world_pair,

@@ -56,10 +56,11 @@ INTERVAL_RANGE_S = (0.04, 3600.0)
 MAX_KEYFRAMES = 100_000
 #: Bump when the same sources and model would now build a different corpus
 #: (features, variants, placement, calibration): cached demo corpora then rebuild.
-BUILDER_VERSION = 8
+BUILDER_VERSION = 9
 #: The matching space every new corpus uses (the measured choice, corpora/README.md).
 DEFAULT_FEATURES = FeatureSpace(pooling="mean", power=0.5, l2=True, classes=CLASS_WEIGHT,
-                                kinds=KIND_WEIGHT, scenes=discriminant.SCENE_WEIGHT)
+                                kinds=KIND_WEIGHT, scenes=discriminant.SCENE_WEIGHT,
+                                scene_compression=discriminant.COMPRESSION)
 #: Centring on the corpus mean: measured, not worth it (corpora/README.md); kept as an option.
 CENTER = False
 #: Photo variants embedded as extra keyframes of a photo corpus (augment.py; videos keep

@@ -21,6 +21,21 @@ same for every keyframe (the choice among a scene's keyframes, and so among
 its segments, is left to the other parts), while a frame that lies on the
 waterfall side of the axes pulls towards every waterfall keyframe.
 
+**Compressed pull** (builder 9 on). A frame far out on the axes is often not
+more of one scene but simply unlike all of them (a sunset, a city): its terms
+are large for every scene (median 85 against 24 for the nearest scene), and
+their differences then outweigh what the visual and class parts say. So the
+term enters as ``c·ln(1 + t/c)`` (``t = |A·v − A·μ_s|²``, ``c`` =
+``COMPRESSION``): as ``t`` for a frame near a scene's centre, growing only
+logarithmically far from every centre. It is still a euclidean distance:
+``ln(1 + x)`` is a Bernstein function, and by Schoenberg's theorem a Bernstein
+function of a squared euclidean distance is again one (the points embed
+isometrically in a Hilbert space; tests/test_discriminant.py checks the Gram
+matrix), so the joint space stays euclidean and p monotone in d. ``c`` is
+stored with the corpus (``features.scene_compression``; 0 for the corpora of
+older builders, which keep their space). Measured: corpora/README.md,
+"Seventeenth round".
+
 The fixed-space calibration (calibrate.py: τ, the unknown-sight distances)
 is measured without this part, which depends on the corpus; the matcher
 uses the nearest distance *without* it for the unknown-sight confidence.
@@ -40,6 +55,9 @@ SCENE_WEIGHT = 0.2
 #: which overfits a corpus of a few dozen photos; large: the axes tend to the directions
 #: between the scene centres).
 SHRINKAGE = 0.3
+#: ``c`` of the compressed pull ``c·ln(1 + t/c)`` (in the squared units of the axes, where
+#: a scene's within spread is 1; measured: corpora/README.md, "Seventeenth round").
+COMPRESSION = 10.0
 #: At most this many axes (a corpus of many videos has many scenes).
 MAX_AXES = 64
 _CHUNK = 4096
@@ -108,3 +126,19 @@ def squared_terms(frame_visual: np.ndarray, axes: np.ndarray, centres: np.ndarra
     z = place(frame_visual, axes) if at is None else at
     diff = np.atleast_2d(centres).astype(np.float64) - z
     return np.einsum("sm,sm->s", diff, diff)
+
+
+def compress(terms: np.ndarray, c: float) -> np.ndarray:
+    """``c·ln(1 + t/c)`` of squared terms ``t`` (float64, any shape); ``c`` = 0: ``t`` as is.
+
+    Increasing in ``t`` (the order of the scenes is kept) and a Bernstein function of it,
+    so the space stays euclidean (module docstring)."""
+    t = np.asarray(terms, dtype=np.float64)
+    return t if c <= 0 else c * np.log1p(t / c)
+
+
+def scene_terms(frame_visual: np.ndarray, axes: np.ndarray, centres: np.ndarray, c: float,
+                at: np.ndarray | None = None) -> np.ndarray:
+    """What the scene part adds to each squared distance, before its weight: the
+    :func:`compress` ed :func:`squared_terms` (float64 (S,))."""
+    return compress(squared_terms(frame_visual, axes, centres, at), c)

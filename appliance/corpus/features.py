@@ -49,6 +49,9 @@ class FeatureSpace:
     #: Weight of the scene part (discriminant.py: the corpus' scene-discriminant axes);
     #: 0: none.
     scenes: float = 0.0
+    #: ``c`` of the scene part's compression ``c·ln(1 + t/c)`` (discriminant.py); 0: none
+    #: (the corpora of builder 8 and older, which keep the space they were built in).
+    scene_compression: float = 0.0
 
     @property
     def needs_feature_map(self) -> bool:
@@ -58,20 +61,30 @@ class FeatureSpace:
         """The JSON-able description stored in a corpus manifest."""
         return {"pooling": self.pooling, "power": self.power, "l2": self.l2,
                 "center": self.center is not None, "classes": self.classes,
-                "kinds": self.kinds, "scenes": self.scenes}
+                "kinds": self.kinds, "scenes": self.scenes,
+                "scene_compression": self.scene_compression}
 
     @classmethod
     def from_description(cls, desc: object, center: np.ndarray | None, where: str) -> FeatureSpace:
         """Rebuild from :meth:`describe` (checked: a bad value raises CorpusError)."""
-        keys = {"pooling", "power", "l2", "center", "classes", "kinds", "scenes"}
+        keys = {"pooling", "power", "l2", "center", "classes", "kinds", "scenes",
+                "scene_compression"}
         if isinstance(desc, dict) and "kinds" not in desc and "scenes" not in desc:
             # Builder 3: no kind or scene part; its calibration was measured without them.
             desc = {**desc, "kinds": 0.0, "scenes": 0.0}
+        if isinstance(desc, dict) and "scene_compression" not in desc:
+            # Builder 8 and older: the scene part as it was, uncompressed.
+            desc = {**desc, "scene_compression": 0.0}
         if not isinstance(desc, dict) or set(desc) != keys:
             raise CorpusError(f"{where}: 'features' must have {', '.join(sorted(keys))}")
         pooling, power, l2, has_center = desc["pooling"], desc["power"], desc["l2"], desc["center"]
         classes, kinds, scenes = (_weight(desc, key, where)
                                   for key in ("classes", "kinds", "scenes"))
+        compression = desc["scene_compression"]
+        if (isinstance(compression, bool) or not isinstance(compression, int | float)
+                or not 0 <= compression <= 1e6):
+            raise CorpusError(f"{where}: feature 'scene_compression' must be a number in "
+                              "[0, 1e6] (0: none)")
         if kinds > 0 and classes == 0:
             raise CorpusError(f"{where}: feature 'kinds' must be 0 without a class part")
         if pooling not in POOLINGS:
@@ -82,7 +95,8 @@ class FeatureSpace:
             raise CorpusError(f"{where}: 'l2' and 'center' must be true or false")
         if has_center != (center is not None):
             raise CorpusError(f"{where}: the feature mean file is missing or unexpected")
-        return cls(pooling, float(power), l2, center, classes, kinds, scenes)
+        return cls(pooling, float(power), l2, center, classes, kinds, scenes,
+                   float(compression))
 
     def without_scenes(self) -> FeatureSpace:
         return replace(self, scenes=0.0)

@@ -167,7 +167,8 @@ class Matcher:
         z = None
         if self._scene_weight > 0:
             z = discriminant.place(v, self._scene_axes)
-            terms = discriminant.squared_terms(v, self._scene_axes, self._scene_centres, z)
+            terms = discriminant.scene_terms(v, self._scene_axes, self._scene_centres,
+                                             self.features.scene_compression, z)
             d2 = d2 + self._scene_weight**2 * terms[self._scene_idx]
         d = np.sqrt(d2)
         self._last_d, self._last_nearest = d, nearest
@@ -182,8 +183,9 @@ class Matcher:
         d2 = self.background.squared(v, self._frame_posterior(x), self._class_weight,
                                      self._kind_weight)
         if self._scene_weight > 0 and self.corpus.background_centre is not None:
-            d2 = d2 + self._scene_weight**2 * float(discriminant.squared_terms(
-                v, self._scene_axes, self.corpus.background_centre, z)[0])
+            d2 = d2 + self._scene_weight**2 * float(discriminant.scene_terms(
+                v, self._scene_axes, self.corpus.background_centre,
+                self.features.scene_compression, z)[0])
         return np.sqrt(np.maximum(d2, 0.0))
 
     def background_share(self, x, d: np.ndarray) -> float:
