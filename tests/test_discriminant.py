@@ -140,20 +140,27 @@ def test_within_a_scene_the_keyframes_keep_their_order(world_pair, embedder) -> 
             np.testing.assert_allclose(spread, spread[0], atol=1e-6)
 
 
-def test_a_corpus_of_builder_8_keeps_its_uncompressed_scene_part(world_pair, embedder,
-                                                                   tmp_path: Path) -> None:
-    """A corpus built before the compressed pull (no ``scene_compression`` in its
-    features) is matched in the space it was built in: the plain scene term; today's
-    corpora carry c and are matched with the compressed one."""
-    with_part, plain = world_pair
-    assert with_part.features.scene_compression == discriminant.COMPRESSION > 0
+@pytest.fixture(scope="module")
+def world_builder_8(embedder, tmp_path_factory) -> Matcher:
+    """``world`` as builder 8 stored it: no ``scene_compression`` in its features."""
 
     def as_builder_8(m: dict) -> None:
         del m["features"]["scene_compression"]
         m["build"]["builder"] = 8
 
-    old = Matcher(load_corpus(corpus_variant(resolve_corpus("world", embedder),
-                                             tmp_path / "world", as_builder_8)))
+    return Matcher(load_corpus(corpus_variant(resolve_corpus("world", embedder),
+                                              tmp_path_factory.mktemp("b8") / "world",
+                                              as_builder_8)))
+
+
+def test_a_corpus_of_builder_8_keeps_its_uncompressed_scene_part(world_pair, world_builder_8,
+                                                                   embedder) -> None:
+    """A corpus built before the compressed pull (no ``scene_compression`` in its
+    features) is matched in the space it was built in: the plain scene term; today's
+    corpora carry c and are matched with the compressed one."""
+    with_part, plain = world_pair
+    old = world_builder_8
+    assert with_part.features.scene_compression == discriminant.COMPRESSION > 0
     assert old.features.scene_compression == 0.0
     w = with_part.features.scenes
     idx = np.asarray([with_part.corpus.scene_names.index(s) for s in with_part.corpus.scenes])
@@ -166,6 +173,28 @@ def test_a_corpus_of_builder_8_keeps_its_uncompressed_scene_part(world_pair, emb
         np.testing.assert_allclose(
             with_part.distances(x) ** 2,
             base + w**2 * discriminant.compress(t, discriminant.COMPRESSION)[idx], rtol=1e-6)
+
+
+def test_the_compression_changes_what_a_view_calls_up_not_its_pull_of_ordinary_places(
+        world_pair, world_builder_8, embedder) -> None:
+    """The background's ratio test reads the space it was measured in, the scene part
+    uncompressed: a frame is as near to ordinary places, against the corpus, as before
+    (the compression alone would take the background's distance away from unknown
+    sights: corpora/README.md, "Seventeenth round"), while the scenes it calls up move."""
+    new, old = world_pair[0], world_builder_8
+    moved = 0
+    for photo in read_dev_set()[::9]:
+        x = embedder.embed(load_rgb(photo.path))
+        d_new, d_old = new.distances(x), old.distances(x)
+        assert new.background_share(x, d_new) == pytest.approx(
+            old.background_share(x, d_old), abs=1e-9)
+        # The same without the cached frame (another array of the same distances).
+        assert new.background_share(x, d_new.copy()) == pytest.approx(
+            old.background_share(x, d_old), abs=1e-9)
+        moved += not np.allclose(new.scene_masses(new.probabilities(x)).get(photo.scene, 0),
+                                 old.scene_masses(old.probabilities(x)).get(photo.scene, 0),
+                                 atol=1e-3)
+    assert moved > 0
 
 
 @pytest.mark.parametrize("value", [-1.0, "10", True, float("nan")])

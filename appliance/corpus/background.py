@@ -16,9 +16,11 @@ mean place on the corpus' scene axes (discriminant.py). Rows nearer than
 Per frame, the kernel over the corpus' keyframes (their time prior) and the
 background rows (``share / B`` each) together gives ``b``, the share that
 falls on the background; the unknown-sight factor is multiplied by
-``1 − b`` (matcher.py). It is one factor per frame, so within a frame p stays
-monotone in distance, and p tends to the time-uniform one as ``b`` → 1: a
-frame of an ordinary place sounds like "somewhere".
+``1 − b`` (matcher.py; the distances of this test keep the scene part
+uncompressed, as builder 8 measured it: discriminant.py). It is one factor
+per frame, so within a frame p stays monotone in distance, and p tends to the
+time-uniform one as ``b`` → 1: a frame of an ordinary place sounds like
+"somewhere".
 
 The photos' pooled vectors are stored beside them (``vectors.npy``, float16,
 with the model's sha256 and each photo's sha256 in ``vectors.json``) so that a

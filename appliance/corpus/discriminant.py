@@ -33,7 +33,10 @@ function of a squared euclidean distance is again one (the points embed
 isometrically in a Hilbert space; tests/test_discriminant.py checks the Gram
 matrix), so the joint space stays euclidean and p monotone in d. ``c`` is
 stored with the corpus (``features.scene_compression``; 0 for the corpora of
-older builders, which keep their space). Measured: corpora/README.md,
+older builders, which keep their space). The background's ratio test
+(background.py) still reads the uncompressed term, the space it was measured
+in: compressed, an ordinary place would lose its full distance from the
+corpus' scenes and sound sure more often. Measured: corpora/README.md,
 "Seventeenth round".
 
 The fixed-space calibration (calibrate.py: τ, the unknown-sight distances)

@@ -130,6 +130,8 @@ class Matcher:
         # distance confidence reads that one: probabilities_from_distances).
         self._last_d: np.ndarray | None = None
         self._last_nearest = 0.0
+        self._last_v: np.ndarray | None = None
+        self._last_z: np.ndarray | None = None
         self._head = None
         if (self.params.uses_known and self._support is not None) or self._class_weight > 0:
             from appliance.vision.classes import class_head
@@ -171,22 +173,35 @@ class Matcher:
                                              self.features.scene_compression, z)
             d2 = d2 + self._scene_weight**2 * terms[self._scene_idx]
         d = np.sqrt(d2)
-        self._last_d, self._last_nearest = d, nearest
+        self._last_d, self._last_nearest, self._last_v, self._last_z = d, nearest, v, z
         self._last_bg = None if self.background is None else self._background_distances(v, x, z)
         return d
 
     def _background_distances(self, v: np.ndarray, x, z: np.ndarray | None = None) -> np.ndarray:
         """Distances (float64 (B,)) from a frame (its matching-space vector ``v``; ``z``:
-        its place on the scene axes when known) to the background's rows, in the same
-        joint space as the keyframes'."""
+        its place on the scene axes when known) to the background's rows, in the space of
+        the ratio test: the keyframes' joint space with the scene part uncompressed
+        (:meth:`_ratio_distances`)."""
         assert self.background is not None
         d2 = self.background.squared(v, self._frame_posterior(x), self._class_weight,
                                      self._kind_weight)
         if self._scene_weight > 0 and self.corpus.background_centre is not None:
-            d2 = d2 + self._scene_weight**2 * float(discriminant.scene_terms(
-                v, self._scene_axes, self.corpus.background_centre,
-                self.features.scene_compression, z)[0])
+            d2 = d2 + self._scene_weight**2 * float(discriminant.squared_terms(
+                v, self._scene_axes, self.corpus.background_centre, z)[0])
         return np.sqrt(np.maximum(d2, 0.0))
+
+    def _ratio_distances(self, d: np.ndarray, v: np.ndarray,
+                         z: np.ndarray | None) -> np.ndarray:
+        """The keyframe distances ``d`` (:meth:`distances`) with the scene part
+        uncompressed, float64 (K,): the space the background's ratio test was measured in
+        (builder 8), where ordinary places keep their full distance from the corpus'
+        scenes on the axes (discriminant.py: measured, "Seventeenth round"). O(K)."""
+        c = self.features.scene_compression
+        if self._scene_weight <= 0 or c <= 0:
+            return d
+        t = discriminant.squared_terms(v, self._scene_axes, self._scene_centres, z)
+        extra = t - discriminant.compress(t, c)  # ≥ 0: what the compression took off
+        return np.sqrt(d * d + self._scene_weight**2 * extra[self._scene_idx])
 
     def background_share(self, x, d: np.ndarray) -> float:
         """``b`` (0 … 1): how much a frame at distances ``d`` (:meth:`distances`) calls up
@@ -194,9 +209,14 @@ class Matcher:
         corpus without one."""
         if self.background is None:
             return 0.0
-        d_bg = self._last_bg if d is self._last_d and self._last_bg is not None \
-            else self._background_distances(self.transform(x), x)
-        return background.background_share(d, self._uniform, d_bg, self.params.tau,
+        if d is self._last_d and self._last_bg is not None and self._last_v is not None:
+            v, z, d_bg = self._last_v, self._last_z, self._last_bg
+        else:
+            v = self.transform(x)
+            z = None if self._scene_weight <= 0 else discriminant.place(v, self._scene_axes)
+            d_bg = self._background_distances(v, x, z)
+        return background.background_share(self._ratio_distances(d, v, z), self._uniform,
+                                           d_bg, self.params.tau,
                                            self.corpus.background_share)
 
     def _frame_posterior(self, x) -> np.ndarray | None:
