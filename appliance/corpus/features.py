@@ -80,11 +80,7 @@ class FeatureSpace:
         pooling, power, l2, has_center = desc["pooling"], desc["power"], desc["l2"], desc["center"]
         classes, kinds, scenes = (_weight(desc, key, where)
                                   for key in ("classes", "kinds", "scenes"))
-        compression = desc["scene_compression"]
-        if (isinstance(compression, bool) or not isinstance(compression, int | float)
-                or not 0 <= compression <= 1e6):
-            raise CorpusError(f"{where}: feature 'scene_compression' must be a number in "
-                              "[0, 1e6] (0: none)")
+        compression = _weight(desc, "scene_compression", where, high=1e6)
         if kinds > 0 and classes == 0:
             raise CorpusError(f"{where}: feature 'kinds' must be 0 without a class part")
         if pooling not in POOLINGS:
@@ -95,8 +91,7 @@ class FeatureSpace:
             raise CorpusError(f"{where}: 'l2' and 'center' must be true or false")
         if has_center != (center is not None):
             raise CorpusError(f"{where}: the feature mean file is missing or unexpected")
-        return cls(pooling, float(power), l2, center, classes, kinds, scenes,
-                   float(compression))
+        return cls(pooling, float(power), l2, center, classes, kinds, scenes, compression)
 
     def without_scenes(self) -> FeatureSpace:
         return replace(self, scenes=0.0)
@@ -138,9 +133,10 @@ class FeatureSpace:
         return self.with_center(x.mean(axis=0).astype(np.float32))
 
 
-def _weight(desc: dict, key: str, where: str) -> float:
-    """A part's weight from a features description: a number in [0, 10]."""
+def _weight(desc: dict, key: str, where: str, high: float = 10.0) -> float:
+    """A number in [0, ``high``] from a features description (a part's weight, or the scene
+    part's compression)."""
     value = desc[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
-        raise CorpusError(f"{where}: feature {key!r} must be a weight in [0, 10]")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= high:
+        raise CorpusError(f"{where}: feature {key!r} must be a number in [0, {high:g}]")
     return float(value)

@@ -209,7 +209,7 @@ class Matcher:
         corpus without one."""
         if self.background is None:
             return 0.0
-        if d is self._last_d and self._last_bg is not None and self._last_v is not None:
+        if d is self._last_d and self._last_bg is not None:
             v, z, d_bg = self._last_v, self._last_z, self._last_bg
         else:
             v = self.transform(x)
